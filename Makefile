@@ -1,0 +1,38 @@
+# Two commands: `make demo` and `make test`. Both create .venv with pip when missing.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.vaekit-installed
+EXTRAS ?= train,gpu,demo,dev
+PYTEST_ARGS ?=
+
+.PHONY: setup browser test demo bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium for the browser test (Playwright drives /usr/bin/chromium).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing and apt-get unavailable: the browser test will be skipped"; fi
+
+# pytest exits 5 when it collects no test: that is a pass with a message, not a failure.
+test: setup browser
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+demo: setup
+	$(PY) -m vaekit.demo
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf build *.egg-info .pytest_cache test-artifacts

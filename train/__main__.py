@@ -1,0 +1,133 @@
+"""Train a VAE:  python -m vaekit.train --dataset mnist --latent-dim 2 --epochs 20 --out runs/mnist-z2
+
+Every field of the model, data and training configs is a flag (``--dim-mults 1 2``);
+unknown flags are errors. Model flags left unset take the dataset's preset, then the
+config's default. ``--model beta_vae`` adds ``--beta``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from dataclasses import MISSING, fields
+from typing import Any
+
+from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
+
+CHOICES = {
+    "norm": ("group", "batch", "none"),
+    "likelihood": ("bernoulli", "logistic"),
+    "dataset": tuple(PRESETS),
+}
+HELP = {
+    "dim": "base channel count (stage i has dim * dim_mults[i])",
+    "dim_mults": "channel multiplier per stage; each stage halves the image (28x28: 2 stages)",
+    "blocks_per_stage": "ConvBlocks per encoder/decoder stage",
+    "bottleneck_blocks": "ResidualBlocks at the bottleneck, on each side",
+    "latent_dim": "size of the latent vector z",
+    "likelihood": "bernoulli (binarised pixels) or logistic (discretised, 256 bins)",
+    "data_root": "folder holding MNIST/, FashionMNIST/ or celeba/",
+    "download": "download the dataset with torchvision if it is missing (needs internet)",
+    "val_size": "validation images held out from the training set (MNIST-like datasets)",
+    "crop_fraction": "CelebA: centre-crop width as a fraction of the image width",
+    "limit": "train on the first N images only (0: all)",
+    "out": "run folder: checkpoint, metrics.json, metrics.csv",
+    "kl_warmup_steps": "linearly warm the KL weight up from 0 over this many steps",
+    "device": "auto (CUDA when present), cpu, cuda, cuda:1, ...",
+    "resume": "continue the run in --out from its last finished epoch",
+    "max_steps": "stop after this many optimiser steps in total (0: no limit)",
+}
+
+
+def _base_type(tp: Any) -> Any:
+    if isinstance(tp, str):
+        tp = eval(tp, vars(typing), {})  # annotations are strings under `from __future__`
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
+def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: bool) -> None:
+    for f in fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        tp = _base_type(f.type)
+        default = None if defaults_none else (
+            f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        )
+        shown = f.default if f.default is not MISSING else "see docs"
+        kw: dict[str, Any] = {"dest": f.name, "default": default,
+                              "help": f"{HELP.get(f.name, '')} (default: {shown})".strip()}
+        if tp is bool:
+            group.add_argument(flag, action="store_true", **{**kw, "default": default or False})
+            continue
+        if typing.get_origin(tp) is tuple:
+            kw.update(nargs="+", type=int)
+        else:
+            kw["type"] = tp
+        if f.name in CHOICES:
+            kw["choices"] = CHOICES[f.name]
+        group.add_argument(flag, **kw)
+
+
+def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m vaekit.train", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae",
+                   help="VAE variant (default: vae)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    _add_fields(p.add_argument_group("model"), model_cls, defaults_none=True)
+    _add_fields(p.add_argument_group("data"), DataConfig, defaults_none=False)
+    _add_fields(p.add_argument_group("training"), TrainConfig, defaults_none=False)
+    return p
+
+
+def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, argparse.Namespace]:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae")
+    known, _ = pre.parse_known_args(argv)
+    model_cls = MODEL_CONFIGS[known.model]
+    parser = build_parser(model_cls)
+    args = parser.parse_args(argv)  # unknown flags are errors here
+
+    def pick(cls: type) -> dict[str, Any]:
+        return {f.name: getattr(args, f.name) for f in fields(cls)}
+
+    data = DataConfig(**pick(DataConfig))
+    train = TrainConfig(**pick(TrainConfig))
+    given = {k: v for k, v in pick(model_cls).items() if v is not None}
+    try:
+        model = model_cls(**{**PRESETS[data.dataset], **given})
+    except ValueError as e:
+        parser.error(str(e))
+    return model, data, train, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from .data import DatasetNotFoundError
+    from .loop import RunFolderError, train
+
+    model, data, train_cfg, args = parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        train(model, data, train_cfg)
+    except (DatasetNotFoundError, RunFolderError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last finished epoch is saved in {train_cfg.out}; "
+              f"continue with the same command plus --resume", file=sys.stderr)
+        return 130
+    print(f"checkpoint: {train_cfg.out}  (evaluate: python -m vaekit.train.evaluate {train_cfg.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Test-set ELBO and importance-sampled log-likelihood of a checkpoint.
+
+    python -m vaekit.train.evaluate CHECKPOINT [--limit N] [--samples K] [--split test]
+
+The IWAE bound (Burda et al. 2016) with K samples is batched over images *and* samples (a
+chunk of samples for a batch of images is one decoder call), seeded, and reported with its
+standard error over images. The last line printed is the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+
+import torch
+from tqdm import tqdm
+
+from .data import ImageSplit, batches, binarize, load_split
+from .model import VAE
+from .objective import log_mean_exp, nats_to_bits_per_dim
+
+
+def _targets(model: VAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Binarise (with a fixed seed) for Bernoulli models, as the benchmark setting does."""
+    return binarize(x, generator) if model.likelihood.binary else x
+
+
+@torch.no_grad()
+def evaluate_elbo(
+    model: VAE, data: ImageSplit, *, batch_size: int = 512, seed: int = 0, device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, float]:
+    """Mean test ELBO (one reparameterised sample, analytic KL) in nats/image and per dim."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    gd = torch.Generator(device=device).manual_seed(seed + 1)
+    total = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
+    it = batches(data, batch_size, shuffle=False)
+    for x, _ in tqdm(it, total=math.ceil(len(data) / batch_size), desc="ELBO", disable=not progress,
+                     leave=False):
+        t = model.terms(_targets(model, x, g).to(device), generator=gd)
+        for k in total:
+            total[k] += t[k].double().sum().item()
+    n, dims = len(data), model.data_dims
+    elbo = total["elbo"] / n
+    return {
+        "elbo_nats": elbo,
+        "recon_nats": total["recon"] / n,
+        "kl_nats": total["kl"] / n,
+        "elbo_per_dim": elbo / dims,
+        "bits_per_dim": nats_to_bits_per_dim(-elbo, dims),
+        "images": n,
+    }
+
+
+@torch.no_grad()
+def evaluate_iwae(
+    model: VAE, data: ImageSplit, *, samples: int = 1000, batch_size: int = 0, seed: int = 0,
+    device: str = "cpu", decode_budget: int = 4096, progress: bool = True,
+) -> dict[str, float]:
+    """Importance-sampled log p(x) >= ELBO, in nats/image, with its standard error.
+
+    ``decode_budget`` caps images x samples decoded in one call (memory); images are batched
+    so that each call decodes about that many.
+    """
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    gd = torch.Generator(device=device).manual_seed(seed + 1)
+    chunk = min(samples, decode_budget)
+    batch_size = batch_size or max(1, decode_budget // chunk)
+    per_image = []
+    with tqdm(total=len(data), desc=f"IWAE K={samples}", unit="img", disable=not progress) as bar:
+        for x, _ in batches(data, batch_size, shuffle=False):
+            x = _targets(model, x, g).to(device)
+            logw = model.log_importance_weights(x, samples, chunk=chunk, generator=gd)
+            per_image.append(log_mean_exp(logw.double(), dim=0).cpu())
+            bar.update(len(x))
+    ll = torch.cat(per_image)
+    n, dims = len(ll), model.data_dims
+    mean = ll.mean().item()
+    stderr = ll.std().item() / math.sqrt(n) if n > 1 else float("nan")
+    return {
+        "log_likelihood_nats": mean,
+        "log_likelihood_stderr": stderr,
+        "nll_bits_per_dim": nats_to_bits_per_dim(-mean, dims),
+        "samples": samples,
+        "images": n,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import load_configs, load_model
+    from .data import DatasetNotFoundError
+
+    p = argparse.ArgumentParser(prog="python -m vaekit.train.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("--limit", type=int, default=0, help="evaluate on the first N images (0: all)")
+    p.add_argument("--samples", type=int, default=1000, help="importance samples K per image")
+    p.add_argument("--split", choices=("test", "valid"), default="test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None, help="override the data root in config.json")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = p.parse_args(argv)
+    if args.samples < 1:
+        p.error("--samples must be >= 1")
+
+    try:
+        model = load_model(args.checkpoint, device=args.device)
+        _, data_cfg, _ = load_configs(args.checkpoint)
+        if data_cfg is None:
+            p.error(f"{args.checkpoint}/config.json has no data section: cannot tell the dataset")
+        if args.data_root:
+            data_cfg = replace(data_cfg, data_root=args.data_root)
+        data = load_split(replace(data_cfg, download=False, limit=0), args.split)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.limit:
+        data = ImageSplit(data.images[: args.limit], data.labels[: args.limit], data.classes)
+
+    torch.set_grad_enabled(False)
+    t0 = time.perf_counter()
+    elbo = evaluate_elbo(model, data, seed=args.seed, device=args.device, progress=True)
+    iwae = evaluate_iwae(model, data, samples=args.samples, seed=args.seed, device=args.device)
+    seconds = time.perf_counter() - t0
+    result = {"split": args.split, "dataset": data_cfg.dataset, **elbo, **iwae,
+              "eval_seconds": round(seconds, 1), "threads": torch.get_num_threads()}
+    if args.json:
+        from .checkpoint import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    print(
+        f"{data_cfg.dataset} {args.split} ({len(data)} images): "
+        f"ELBO {elbo['elbo_nats']:.2f} nats/image ({elbo['bits_per_dim']:.4f} bits/dim) | "
+        f"IS log-likelihood (K={args.samples}) {iwae['log_likelihood_nats']:.2f} "
+        f"+/- {iwae['log_likelihood_stderr']:.2f} nats/image "
+        f"({iwae['nll_bits_per_dim']:.4f} bits/dim) | {seconds:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
