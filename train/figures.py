@@ -372,8 +372,7 @@ def onnx_codec(onnx_dir: str | os.PathLike, *, device: str = "cpu") -> Codec:
             f"install onnxruntime (`pip install -e '.[cpu]'`) or use --backend torch"
         ) from e
 
-    providers = ["CPUExecutionProvider"] if device == "cpu" else "auto"
-    vae = RuntimeVAE.load(onnx_dir, providers=providers)
+    vae = RuntimeVAE.load(onnx_dir, providers="cpu" if device == "cpu" else "auto")
 
     def enc(x: Tensor) -> tuple[Tensor, Tensor]:
         mean, logvar = vae.encode(x.numpy().astype(np.float32, copy=False))

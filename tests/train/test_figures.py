@@ -234,3 +234,19 @@ def test_stale_export_is_refused(tmp_path, fake_root):
     with pytest.raises(ValueError, match="re-export"):
         F.open_codec(ckpt)
     assert F.open_codec(ckpt, backend="torch").backend == "torch"
+
+
+def test_figures_decode_through_the_exported_graphs(tmp_path, fake_root):
+    pipeline = pytest.importorskip("vaekit.export.pipeline", reason="the exporter is not built yet")
+    pytest.importorskip("onnxruntime")
+    ckpt = tiny_checkpoint(tmp_path / "ckpt", fake_root)
+    pipeline.export_checkpoint(ckpt, examples=0, progress=False)
+    onnx, eager = F.open_codec(ckpt), F.open_codec(ckpt, backend="torch")
+    assert onnx.backend == "onnx" and "CPUExecutionProvider" in onnx.detail
+    z = F.sample_latents(300, 2)  # more than one batch of the adapter
+    torch.testing.assert_close(onnx.decode(z), eager.decode(z), atol=1e-4, rtol=0)
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(onnx.encode(x)[0], eager.encode(x)[0], atol=1e-4, rtol=0)
+    done = F.make_figures(ckpt, tmp_path / "figs", limit=16, progress=False)
+    assert done.backend == "onnx" and len(done.paths) == 6
+    assert png_size(done.paths[F.RECONSTRUCTIONS]) == F.grid_size(2, 16, 28, 28)
