@@ -262,7 +262,8 @@ def latent_space_figure(means: np.ndarray, labels: np.ndarray | None = None,
     r2 = gx**2 + gy**2
     pdf = np.exp(-0.5 * r2) / (2 * np.pi)
     levels = [math.exp(-0.5 * r**2) / (2 * math.pi) for r in (3, 2, 1)]  # increasing
-    cs = ax.contour(gx, gy, pdf, levels=levels, colors="k", linestyles="dashed", linewidths=1)
+    cs = ax.contour(gx, gy, pdf, levels=levels, colors="k", linestyles="dashed", linewidths=1,
+                    zorder=3)
     ax.clabel(cs, fmt={lv: f"{r}$\\sigma$" for lv, r in zip(levels, (3, 2, 1))}, fontsize=8)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
