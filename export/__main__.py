@@ -1,0 +1,74 @@
+"""python -m vaekit.export CHECKPOINT [--out DIR] [--fp16] [--int8] [--examples N] [--if-missing]
+
+Writes DIR (default CHECKPOINT/onnx): encoder.onnx, decoder.onnx, vaekit.json and
+examples.npz (test images for demos), atomically, after checking ONNX Runtime against
+PyTorch at batch sizes 1, 7 and 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vaekit.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("--out", default=None, help="export folder (default: CHECKPOINT/onnx)")
+    p.add_argument("--fp16", action="store_true",
+                   help="also write encoder.fp16.onnx / decoder.fp16.onnx (half precision, for GPUs)")
+    p.add_argument("--int8", action="store_true",
+                   help="also write encoder.int8.onnx / decoder.int8.onnx (static int8, for CPUs)")
+    p.add_argument("--examples", type=int, default=None,
+                   help="test images saved to examples.npz (default: 2000 for latent_dim 2, else 64; 0: none)")
+    p.add_argument("--data-root", default=None, help="override the data root in config.json")
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing when DIR already holds an export of these exact weights")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .pipeline import default_out, export_checkpoint, is_up_to_date
+
+    out = Path(args.out) if args.out else default_out(args.checkpoint)
+    if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
+        print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
+        return 0
+    from .graphs import ExportError
+
+    try:
+        contract = export_checkpoint(args.checkpoint, out=out, fp16=args.fp16, int8=args.int8,
+                                     examples=args.examples, data_root=args.data_root,
+                                     progress=not args.quiet)
+    except (FileNotFoundError, ValueError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary(contract, out))
+    return 0
+
+
+def summary(contract: dict, out: Path) -> str:
+    lines = [f"exported {contract['checkpoint']} -> {out}  (opset {contract['opset']}, "
+             f"{contract['dataset']}, latent_dim {contract['latent_dim']})"]
+    for graph in ("encoder", "decoder"):
+        worst = max(d for per_b in contract["parity"][graph].values() for d in per_b.values())
+        lines.append(f"  {contract[graph]['file']:<20} {contract[graph]['bytes'] / 1024:9.1f} KiB   "
+                     f"max |ORT - torch| {worst:.2e} (batch 1/7/64)")
+    for precision, v in contract.get("variants", {}).items():
+        for graph in ("encoder", "decoder"):
+            lines.append(f"  {v[graph]['file']:<20} {v[graph]['bytes'] / 1024:9.1f} KiB")
+        if v.get("runs_on_cpu"):
+            lines.append(f"    {precision}: decoder PSNR vs fp32 {v['decoder_psnr_db_vs_fp32']:.1f} dB")
+        else:
+            lines.append(f"    {precision}: {v.get('note')}")
+    ex = contract.get("examples")
+    lines.append(f"  examples.npz: {ex['count']} test images" if ex else "  examples.npz: not written")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

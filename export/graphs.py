@@ -1,0 +1,167 @@
+"""torch -> ONNX for one graph, plus the fp16 and int8 copies.
+
+Every graph goes through ``torch.onnx.export(..., dynamo=True)`` (torch.export + onnxscript)
+at a pinned opset with a dynamic batch axis ``N``; the contract facts are then written into
+``metadata_props`` and the file is checked with ``onnx.checker.check_model(full_check=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import Tensor, nn
+
+OPSET = 18
+
+
+class ExportError(RuntimeError):
+    """torch.onnx.export or the ONNX checker rejected a graph."""
+
+
+class _HalfPrecision(nn.Module):
+    """Run ``module`` in float16 behind a float32 interface: ``x`` float32 -> float32 outputs."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = copy.deepcopy(module).half().eval()
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        out = self.module(x.to(torch.float16))
+        if isinstance(out, tuple):
+            return tuple(o.float() for o in out)
+        return out.float()
+
+
+def export_graph(
+    module: nn.Module,
+    example: Tensor,
+    path: Path,
+    *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    props: dict[str, str],
+    doc: str,
+    half: bool = False,
+) -> onnx.ModelProto:
+    """Export ``module(example)`` to ``path`` with batch axis ``N`` dynamic; returns the model.
+
+    ``example`` is one float32 batch of at least 2 items (so the batch axis is not
+    specialised). ``half`` exports a float16 copy that keeps float32 inputs and outputs.
+    """
+    module = (_HalfPrecision(module) if half else module).eval()
+    batch = torch.export.Dim("N", min=1)
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # exporter chatter; failures raise
+            program = torch.onnx.export(
+                module, (example,), dynamo=True, opset_version=OPSET,
+                input_names=list(input_names), output_names=list(output_names),
+                dynamic_shapes=({0: batch},), external_data=False, optimize=True,
+            )
+    except Exception as e:  # torch.export / onnxscript raise many types; keep their message
+        raise ExportError(
+            f"torch.onnx.export failed for {path.name} ({type(e).__name__}: {e}); exporter log:\n"
+            f"{log.getvalue()[-2000:]}"
+        ) from e
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        program.save(raw, external_data=False)
+        model = onnx.load(str(raw))
+    return finish_graph(model, path, props=props, doc=doc)
+
+
+def finish_graph(model: onnx.ModelProto, path: Path, *, props: dict[str, str], doc: str) -> onnx.ModelProto:
+    """Write ``props`` into ``metadata_props``, run the full checker, save to ``path``."""
+    set_metadata(model, props)
+    model.doc_string = doc
+    model.producer_name = "vaekit"
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise ExportError(f"{path.name} fails onnx.checker.check_model(full_check=True): {e}") from e
+    onnx.save_model(model, str(path))
+    return model
+
+
+def set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, dict(props))
+
+
+def graph_opset(model: onnx.ModelProto) -> int:
+    return max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def cpu_session(path: Path) -> ort.InferenceSession:
+    """An onnxruntime CPU session for checks (quiet: errors only)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# ----------------------------------------------------------------------------- int8
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime.quantization logs through the root logger; keep only its errors."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def quantize_int8(
+    src: Path, dst: Path, *, input_name: str, calibration: Sequence[np.ndarray],
+    props: dict[str, str], doc: str,
+) -> onnx.ModelProto:
+    """Static int8 quantisation (QDQ, per-channel weights, MinMax on ``calibration`` batches).
+
+    Convs and the linear layer are quantised; normalisation and activations stay float
+    (ONNX Runtime fuses QDQ around Conv into QLinearConv on CPU). Static beats dynamic
+    quantisation here: dynamic only quantises the Gemm and quantises activations per call.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([{input_name: np.ascontiguousarray(b, dtype=np.float32)} for b in calibration])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    with tempfile.TemporaryDirectory() as tmp, _quiet_root_logger():
+        model = onnx.load(str(src))
+        # the exporter's value_info can disagree with the quantiser's rewrites; it is re-inferred
+        del model.graph.value_info[:]
+        plain, prepared, quantized = (Path(tmp) / n for n in ("plain.onnx", "pre.onnx", "q.onnx"))
+        onnx.save_model(model, str(plain))
+        quant_pre_process(str(plain), str(prepared))
+        quantize_static(
+            str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
+            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "Gemm", "MatMul"],
+        )
+        model = onnx.load(str(quantized))
+    return finish_graph(model, dst, props=props, doc=doc)

@@ -1,0 +1,407 @@
+"""Export a checkpoint folder to an export folder, with parity checked before it lands.
+
+The folder is built in a hidden temporary sibling (``.NAME.tmp-*``), validated (ONNX
+checker, ONNX Runtime CPU vs PyTorch at batch 1, 7 and 64), and only then swapped into
+place. A failed export removes its temporary folder and leaves any previous export intact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from tqdm import tqdm
+
+from vaekit.runtime.contract import (
+    CONTRACT_FILE,
+    DECODER_INPUTS,
+    DECODER_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    EXAMPLES_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    ONNX_SUBFOLDER,
+    graph_file,
+    graph_shapes,
+    metadata_props,
+)
+from vaekit.train.checkpoint import WEIGHTS, file_sha256, load_configs, load_model, vaekit_version
+from vaekit.train.config import DataConfig, default_data_root, dump_json
+from vaekit.train.data import ImageSplit, load_split
+from vaekit.train.model import VAE
+
+from .graphs import OPSET, cpu_session, export_graph, graph_opset, quantize_int8
+
+PARITY_BATCHES = (1, 7, 64)
+TOLERANCE = 1e-4
+PSNR_LATENTS = 256
+SEED = 0
+
+
+class ParityError(ValueError):
+    """ONNX Runtime and PyTorch disagree by more than the tolerance."""
+
+
+def default_out(checkpoint: str | os.PathLike) -> Path:
+    return Path(checkpoint) / ONNX_SUBFOLDER
+
+
+def default_examples(latent_dim: int) -> int:
+    """2000 for 2-D latents (the demo scatters them), else 64."""
+    return 2000 if latent_dim == 2 else 64
+
+
+def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                  fp16: bool = False, int8: bool = False) -> bool:
+    """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants asked)."""
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out is not None else default_out(checkpoint)
+    try:
+        contract = json.loads((out / CONTRACT_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if not (checkpoint / WEIGHTS).is_file():
+        return False
+    if not isinstance(contract, dict) or contract.get("checkpoint_sha256") != file_sha256(checkpoint / WEIGHTS):
+        return False
+    wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
+    files = [graph_file(g, p) for p in ("fp32", *wanted) for g in ("encoder", "decoder")]
+    return all((out / f).is_file() for f in files)
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    fp16: bool = False,
+    int8: bool = False,
+    examples: int | None = None,
+    data_root: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Export ``checkpoint`` to ``out`` (default ``CHECKPOINT/onnx``); returns the contract dict.
+
+    ``examples``: how many test images to save in examples.npz (None: 2000 for 2-D
+    latents, else 64; 0: none). ``data_root`` overrides the checkpoint's data root.
+    Raises FileNotFoundError/ValueError for a bad checkpoint or ``out``, ParityError when
+    ONNX Runtime and PyTorch disagree, ExportError when the exporter or checker fails.
+    """
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out is not None else default_out(checkpoint)
+    _check_out(out)
+    if examples is not None and examples < 0:
+        raise ValueError(f"examples must be >= 0, got {examples}")
+    model = load_model(checkpoint)
+    model_cfg, data_cfg, _ = load_configs(checkpoint)
+    n_examples = default_examples(model_cfg.latent_dim) if examples is None else examples
+    variants = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
+    stages = ["test images", "encoder", "decoder", "parity", *variants, "write"]
+    bar = tqdm(stages, desc=f"export {checkpoint.name}", disable=not progress, leave=False)
+
+    def stage(name: str) -> None:
+        bar.set_postfix_str(name)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary folder
+    try:
+        stage("test images")
+        test, note = _test_images(model, data_cfg, data_root)
+        bar.update()
+        contract = _contract(model, data_cfg, checkpoint)
+        contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
+        inputs = _parity_inputs(model, test)
+
+        encoder, decoder = model.encoder.eval(), model.decoder_mean().eval()
+        for name, module, example, ins, outs in (
+            ("encoder", encoder, inputs["image"][:2], ENCODER_INPUTS, ENCODER_OUTPUTS),
+            ("decoder", decoder, inputs["z"][:2], DECODER_INPUTS, DECODER_OUTPUTS),
+        ):
+            stage(name)
+            path = tmp / graph_file(name)
+            graph = export_graph(module, example, path, input_names=ins, output_names=outs,
+                                 props=metadata_props(contract, graph=name, precision="fp32"),
+                                 doc=_doc(contract, name, "fp32"))
+            contract[name] = _file_entry(path, contract, name, graph)
+            bar.update()
+
+        stage("parity")
+        reference = _torch_outputs(encoder, decoder, inputs)
+        parity = _parity(tmp, "fp32", inputs, reference)
+        contract["parity"].update(parity)
+        _enforce_tolerance(parity, checkpoint)
+        bar.update()
+
+        contract["variants"] = {}
+        if variants:
+            latents = _psnr_latents(tmp, model, test)
+            ref_images = cpu_session(tmp / graph_file("decoder")).run(None, {"z": latents})[0]
+        for precision in variants:
+            stage(precision)
+            contract["variants"][precision] = _variant(
+                precision, tmp, contract, encoder, decoder, inputs, reference, latents, ref_images, test
+            )
+            bar.update()
+
+        stage("write")
+        contract["examples"] = None
+        if n_examples and test is not None:
+            contract["examples"] = _write_examples(tmp / EXAMPLES_FILE, test, n_examples)
+        elif n_examples:
+            print(f"note: {EXAMPLES_FILE} not written: {note}")
+        (tmp / CONTRACT_FILE).write_text(dump_json(contract))
+        _swap_into_place(tmp, out)
+        bar.update()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    return contract
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: pass a folder path")
+    if out.is_dir() and any(out.iterdir()) and not (out / CONTRACT_FILE).is_file():
+        raise ValueError(
+            f"--out {out} exists and is not a vaekit export folder (no {CONTRACT_FILE}): choose "
+            f"another --out, or empty it first (nothing was written)"
+        )
+
+
+def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict[str, Any]:
+    cfg = model.config
+    contract: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "channels": cfg.in_channels,
+        "height": cfg.image_size,
+        "width": cfg.image_size,
+        "latent_dim": cfg.latent_dim,
+        "likelihood": cfg.likelihood,
+        "dataset": data_cfg.dataset if data_cfg is not None else "unknown",
+        "checkpoint_sha256": file_sha256(checkpoint / WEIGHTS),
+        "vaekit_version": vaekit_version(),
+        "opset": OPSET,
+        "checkpoint": str(checkpoint),
+        "model_config": cfg.to_dict(),
+        "image_range": [0.0, 1.0],
+        "batch_axis": "N",
+        "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__,
+                          "onnxruntime": ort.__version__},
+    }
+    return contract
+
+
+def _doc(contract: dict[str, Any], graph: str, precision: str) -> str:
+    c, h, w, d = (contract[k] for k in ("channels", "height", "width", "latent_dim"))
+    io = (f"image float32 [N, {c}, {h}, {w}] in [0, 1] -> mean, logvar float32 [N, {d}]"
+          if graph == "encoder" else
+          f"z float32 [N, {d}] -> image float32 [N, {c}, {h}, {w}] in [0, 1] ({contract['likelihood']} mean)")
+    return f"vaekit {graph} ({precision}) for {contract['dataset']}: {io}"
+
+
+def _file_entry(path: Path, contract: dict[str, Any], graph: str, model: onnx.ModelProto) -> dict[str, Any]:
+    shapes = graph_shapes(contract, graph)
+    names = (ENCODER_INPUTS, ENCODER_OUTPUTS) if graph == "encoder" else (DECODER_INPUTS, DECODER_OUTPUTS)
+    return {
+        "file": path.name,
+        "inputs": {n: shapes[n] for n in names[0]},
+        "outputs": {n: shapes[n] for n in names[1]},
+        "opset": graph_opset(model),
+        "bytes": path.stat().st_size,
+        "sha256": file_sha256(path),
+    }
+
+
+def _test_images(model: VAE, data_cfg: DataConfig | None, data_root: str | None
+                 ) -> tuple[ImageSplit | None, str]:
+    """The checkpoint's test split (or None and the reason)."""
+    if data_cfg is None:
+        return None, "the checkpoint's config.json names no dataset"
+    roots = [data_root] if data_root else list(dict.fromkeys([data_cfg.data_root, default_data_root()]))
+    reason = ""
+    for root in roots:
+        try:
+            split = load_split(replace(data_cfg, data_root=root, download=False, limit=0), "test")
+        except FileNotFoundError as e:
+            reason = f"the {data_cfg.dataset} test split is not under {root} ({str(e).splitlines()[0]})"
+            continue
+        cfg = model.config
+        want = (cfg.in_channels, cfg.image_size, cfg.image_size)
+        if tuple(split.images.shape[1:]) != want:
+            return None, f"the test images are {tuple(split.images.shape[1:])}, the model takes {want}"
+        return split, ""
+    return None, reason
+
+
+def _order(n: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(SEED))
+
+
+def _parity_inputs(model: VAE, test: ImageSplit | None) -> dict[str, torch.Tensor]:
+    """64 images (real test images when available, else seeded noise) and 64 latents ~ N(0, I)."""
+    g = torch.Generator().manual_seed(SEED)
+    cfg = model.config
+    n = max(PARITY_BATCHES)
+    if test is not None and len(test) >= n:
+        images = test.float_batch(_order(len(test))[:n])
+    else:
+        images = torch.rand((n, cfg.in_channels, cfg.image_size, cfg.image_size), generator=g)
+    return {"image": images, "z": torch.randn((n, cfg.latent_dim), generator=g)}
+
+
+@torch.inference_mode()
+def _torch_outputs(encoder: torch.nn.Module, decoder: torch.nn.Module,
+                   inputs: dict[str, torch.Tensor]) -> dict[int, dict[str, np.ndarray]]:
+    """PyTorch outputs per parity batch size (each batch run on its own)."""
+    ref = {}
+    for b in PARITY_BATCHES:
+        mean, logvar = encoder(inputs["image"][:b])
+        image = decoder(inputs["z"][:b])
+        ref[b] = {"mean": mean.numpy(), "logvar": logvar.numpy(), "image": image.numpy()}
+    return ref
+
+
+def _parity(folder: Path, precision: str, inputs: dict[str, torch.Tensor],
+            reference: dict[int, dict[str, np.ndarray]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{"encoder": {"1": {"mean": d, "logvar": d}, ...}, "decoder": {"1": {"image": d}, ...}}``."""
+    result: dict[str, dict[str, dict[str, float]]] = {"encoder": {}, "decoder": {}}
+    sessions = {g: cpu_session(folder / graph_file(g, precision)) for g in ("encoder", "decoder")}
+    for b in PARITY_BATCHES:
+        mean, logvar = sessions["encoder"].run(None, {"image": inputs["image"][:b].numpy()})
+        (image,) = sessions["decoder"].run(None, {"z": inputs["z"][:b].numpy()})
+        got = {"mean": mean, "logvar": logvar, "image": image}
+        for graph, names in (("encoder", ENCODER_OUTPUTS), ("decoder", DECODER_OUTPUTS)):
+            result[graph][str(b)] = {n: _max_abs_diff(got[n], reference[b][n]) for n in names}
+    return result
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        raise ParityError(f"ONNX output shape {a.shape} differs from PyTorch's {b.shape}")
+    if not np.isfinite(a).all():
+        return math.inf
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
+
+
+def _enforce_tolerance(parity: dict[str, Any], checkpoint: Path) -> None:
+    worst = [(g, b, n, d) for g in ("encoder", "decoder") for b, outs in parity[g].items()
+             for n, d in outs.items() if not d <= TOLERANCE]
+    if worst:
+        listed = "; ".join(f"{g} {n} at batch {b}: {d:.3g}" for g, b, n, d in worst)
+        raise ParityError(
+            f"ONNX Runtime and PyTorch disagree beyond {TOLERANCE:g} for {checkpoint} ({listed}); "
+            f"nothing was written. An op exports differently from how PyTorch computes it: report "
+            f"it with this message, or export with another torch/onnxruntime version"
+        )
+
+
+def _psnr_latents(folder: Path, model: VAE, test: ImageSplit | None) -> np.ndarray:
+    """256 latents: encoder means of test images (the last 256 in the seeded order), else N(0, I)."""
+    if test is not None and len(test) >= PSNR_LATENTS:
+        images = test.float_batch(_order(len(test))[-PSNR_LATENTS:]).numpy()
+        return cpu_session(folder / graph_file("encoder")).run(None, {"image": images})[0]
+    g = np.random.default_rng(SEED + 1)
+    return g.standard_normal((PSNR_LATENTS, model.config.latent_dim), dtype=np.float32)
+
+
+def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
+                 latents: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Calibration batches for static int8: test images not used for PSNR, and latents."""
+    if test is not None and len(test) >= 2 * PSNR_LATENTS:
+        order = _order(len(test))[-2 * PSNR_LATENTS:-PSNR_LATENTS]
+        images = test.float_batch(order).numpy()
+    else:
+        rng = np.random.default_rng(SEED + 2)
+        images = rng.random((PSNR_LATENTS, *image_shape), dtype=np.float32)
+    rng = np.random.default_rng(SEED + 3)
+    z = np.concatenate([latents, rng.standard_normal(latents.shape, dtype=np.float32)])
+    return {"image": list(np.split(images, 4)), "z": list(np.split(z, 8))}
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 200.0 if mse == 0 else round(min(200.0, 10 * math.log10(1.0 / mse)), 2)
+
+
+def _variant(
+    precision: str, folder: Path, contract: dict[str, Any], encoder: torch.nn.Module,
+    decoder: torch.nn.Module, inputs: dict[str, torch.Tensor], reference: dict[int, dict[str, np.ndarray]],
+    latents: np.ndarray, ref_images: np.ndarray, test: ImageSplit | None,
+) -> dict[str, Any]:
+    """Write the fp16 or int8 graphs into ``folder`` and measure them against fp32."""
+    entry: dict[str, Any] = {}
+    image_shape = (contract["channels"], contract["height"], contract["width"])
+    calibration = _calibration(image_shape, test, latents) if precision == "int8" else None
+    for name, module, ins, outs in (
+        ("encoder", encoder, ENCODER_INPUTS, ENCODER_OUTPUTS),
+        ("decoder", decoder, DECODER_INPUTS, DECODER_OUTPUTS),
+    ):
+        path = folder / graph_file(name, precision)
+        props = metadata_props(contract, graph=name, precision=precision)
+        doc = _doc(contract, name, precision)
+        if precision == "fp16":
+            example = inputs[ins[0]][:2]
+            graph = export_graph(module, example, path, input_names=ins, output_names=outs,
+                                 props=props, doc=doc, half=True)
+        else:
+            graph = quantize_int8(folder / graph_file(name), path, input_name=ins[0],
+                                  calibration=calibration[ins[0]], props=props, doc=doc)
+        entry[name] = _file_entry(path, contract, name, graph)
+    try:
+        decoded = cpu_session(folder / graph_file("decoder", precision)).run(None, {"z": latents})[0]
+    except Exception as e:  # onnxruntime's pybind errors (e.g. NOT_IMPLEMENTED for an fp16 kernel)
+        entry.update(runs_on_cpu=False, note=(
+            f"onnxruntime CPU cannot run the {precision} graphs ({type(e).__name__}: {str(e)[:200]}); "
+            f"they passed onnx.checker only and are meant for GPU providers"))
+        return entry
+    entry["runs_on_cpu"] = True
+    entry["parity_vs_torch_fp32"] = _parity(folder, precision, inputs, reference)
+    entry["decoder_psnr_db_vs_fp32"] = _psnr(decoded, ref_images)
+    entry["psnr_latents"] = f"{PSNR_LATENTS} " + ("test-image encoder means" if test is not None else "N(0, I) draws")
+    if precision == "int8":
+        entry["method"] = "static QDQ, per-channel int8 weights, uint8 activations, MinMax calibration"
+    else:
+        entry["method"] = "torch module in float16 behind float32 inputs/outputs"
+    return entry
+
+
+def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:
+    idx = _order(len(test))[: min(n, len(test))].sort().values
+    images = test.images[idx].numpy().astype(np.uint8)
+    labels = test.labels[idx].numpy().astype(np.int64)
+    classes = np.array(list(test.classes), dtype=str)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, images=images, labels=labels, classes=classes)
+    return {"file": path.name, "count": int(len(idx)), "split": "test", "bytes": path.stat().st_size}
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` with the finished ``tmp`` folder (the old one is removed afterwards)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old / out.name, out)  # put the previous export back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
