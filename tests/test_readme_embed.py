@@ -1,0 +1,72 @@
+"""The README's "embed the decoder in your app" example runs as written, with no vaekit/torch.
+
+The block is the ```python fence that opens ``decoder.onnx`` with onnxruntime: taken from
+README.md when it has one, else from runtime/EMBED.md (where it is written first).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FENCE = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def embed_block() -> tuple[Path, str]:
+    for source in (REPO / "README.md", REPO / "runtime" / "EMBED.md"):
+        if source.is_file():
+            for block in FENCE.findall(source.read_text()):
+                if re.search(r"^import .*\bonnxruntime\b", block, re.M) and "decoder.onnx" in block:
+                    return source, block
+    pytest.fail("no ```python block opening decoder.onnx with onnxruntime in README.md or runtime/EMBED.md")
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    name = "vaekit_tests_shared_export"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "export" / "_shared.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].tiny_export(tmp_path_factory)
+
+
+def test_embed_example_is_short_and_vaekit_free():
+    source, block = embed_block()
+    code = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 10, f"the example in {source.name} has {len(code)} lines of code; keep it to 10"
+    assert "vaekit" not in "\n".join(code).replace("python -m vaekit.export", "")
+    assert "torch" not in block
+
+
+def test_embed_example_runs_with_only_onnxruntime_and_numpy(tiny_ckpt, tmp_path):
+    source, block = embed_block()
+    # the block opens checkpoints/mnist-z2/onnx relative to the working directory
+    folder = re.search(r'"([^"]*/onnx)"', block).group(1)
+    (tmp_path / folder).parent.mkdir(parents=True)
+    (tmp_path / folder).symlink_to(tiny_ckpt / "onnx", target_is_directory=True)
+    probe = (
+        "import sys\n"
+        "for name in ('torch', 'vaekit'):\n"
+        "    sys.modules[name] = None  # importing them now fails\n"
+        f"{block}\n"
+        "import json\n"
+        "print(json.dumps({'shape': list(images.shape), 'min': float(images.min()),"
+        " 'max': float(images.max()), 'dtype': str(pixels.dtype)}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, f"the example in {source} failed:\n{run.stderr[-2000:]}"
+    lines = run.stdout.strip().splitlines()
+    assert lines[0] == "(16, 1, 28, 28) mnist"  # what the example itself prints
+    result = json.loads(lines[-1])
+    assert result["shape"] == [16, 1, 28, 28] and result["dtype"] == "uint8"
+    assert 0.0 <= result["min"] <= result["max"] <= 1.0
