@@ -1,0 +1,167 @@
+"""Fixtures and parametrisation of the latency benchmarks.
+
+Two modes, chosen by the environment variable ``VAEKIT_BENCH``:
+
+* ``smoke`` (default; what plain ``pytest`` / ``make test`` runs, with
+  ``--benchmark-disable``): a tiny freshly initialised model, batch sizes 1 and 2, every
+  backend called once, checking that all backends compute the same outputs. torch.compile
+  is skipped (one compile takes ~30 s on a 2-core CPU).
+* ``full`` (set by ``python -m benchmarks.run``): every shipped checkpoint plus the 64x64 RGB
+  configuration, batch sizes 1, 8, 64, 256, timed with calibrated rounds.
+
+``VAEKIT_BENCH_MODELS`` (comma list) restricts the models; ``VAEKIT_BENCH_BATCHES`` the batch
+sizes; ``VAEKIT_BENCH_NOTES`` names a JSON file that receives, at the end of the session, the
+models' graph paths and FLOP counts and every skipped case with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .backends import BACKENDS, CompileState, Runner, Unavailable, make_runner, threads
+from .flops import count_flops
+from .models import PARTS, BenchModel, ModelSpec, env_mode, model_specs, prepare
+
+MODE = env_mode()
+FULL_BATCHES = (1, 8, 64, 256)
+SMOKE_BATCHES = (1, 2)
+
+
+def batches() -> tuple[int, ...]:
+    value = os.environ.get("VAEKIT_BENCH_BATCHES")
+    if not value:
+        return FULL_BATCHES if MODE == "full" else SMOKE_BATCHES
+    try:
+        out = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        out = ()
+    if not out or min(out) < 1:
+        raise ValueError(f"VAEKIT_BENCH_BATCHES must be a comma list of positive ints, got {value!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: ``model`` x ``part`` x ``backend`` x ``batch``."""
+
+    model: str
+    part: str
+    backend: str
+    batch: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}-{self.part}-b{self.batch}-{self.backend}"
+
+    @property
+    def group(self) -> str:
+        return f"{self.model}/{self.part}/b{self.batch}"
+
+
+def all_cases() -> list[Case]:
+    specs = model_specs(MODE, os.environ.get("VAEKIT_BENCH_MODELS"))
+    return [Case(s.name, part, backend, n) for s in specs for part in PARTS for n in batches()
+            for backend in BACKENDS]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        cases = all_cases()
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+
+
+@dataclass
+class Bench:
+    """Session state: prepared models, runners, shared inputs and reference outputs."""
+
+    specs: dict[str, ModelSpec]
+    compile_state: CompileState
+    models: dict[str, BenchModel] = field(default_factory=dict)
+    modules: dict[str, Any] = field(default_factory=dict)
+    runners: dict[tuple[str, str, str], Runner | Unavailable] = field(default_factory=dict)
+    inputs: dict[tuple[str, str, int], np.ndarray] = field(default_factory=dict)
+    references: dict[tuple[str, str, int], list[np.ndarray]] = field(default_factory=dict)
+    flops: dict[tuple[str, str], float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    first_calls: dict[str, float] = field(default_factory=dict)
+
+    def model(self, name: str) -> BenchModel:
+        if name not in self.models:
+            self.models[name] = prepare(self.specs[name])
+        return self.models[name]
+
+    def runner(self, case: Case) -> Runner:
+        key = (case.model, case.part, case.backend)
+        if key not in self.runners:
+            try:
+                self.runners[key] = make_runner(self.model(case.model), case.part, case.backend,
+                                                modules=self.modules, compile_state=self.compile_state)
+            except Unavailable as e:
+                self.runners[key] = e
+        got = self.runners[key]
+        if isinstance(got, Unavailable) and case.backend != "torch-compile":
+            raise got
+        if isinstance(got, Unavailable):  # compile state may have changed: ask again next time
+            del self.runners[key]
+            raise got
+        return got
+
+    def input(self, case: Case) -> np.ndarray:
+        """The same seeded input for every backend: z ~ N(0, I) or uniform images in [0, 1]."""
+        key = (case.model, case.part, case.batch)
+        if key not in self.inputs:
+            m = self.model(case.model)
+            rng = np.random.default_rng(case.batch)
+            if case.part == "decoder":
+                x = rng.standard_normal((case.batch, m.latent_dim), dtype=np.float32)
+            else:
+                x = rng.random((case.batch, *m.image_shape), dtype=np.float32)
+            self.inputs[key] = x
+        return self.inputs[key]
+
+    def reference(self, case: Case) -> list[np.ndarray]:
+        """PyTorch eager outputs on :meth:`input`: what every backend is compared with."""
+        key = (case.model, case.part, case.batch)
+        if key not in self.references:
+            eager = self.runner(Case(case.model, case.part, "torch-eager", case.batch))
+            x = self.input(case)
+            self.references[key] = eager.finish(eager.call(eager.prepare(x)))
+        return self.references[key]
+
+    def flops_per_image(self, model: str, part: str) -> float:
+        if (model, part) not in self.flops:
+            self.flops[(model, part)] = count_flops(self.model(model).graphs["fp32"][part]).per_image
+        return self.flops[(model, part)]
+
+    def notes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": MODE, "threads": threads(), "batches": list(batches()),
+                               "skipped": self.skipped, "first_call_s": self.first_calls,
+                               "compile_spent_s": self.compile_state.spent_s, "models": {}}
+        for name, m in self.models.items():
+            out["models"][name] = {
+                "description": m.spec.description, "notes": m.notes,
+                "checkpoint": str(m.checkpoint), "export_dir": str(m.export_dir),
+                "latent_dim": m.latent_dim, "image_shape": list(m.image_shape),
+                "graphs": {p: {part: str(path) for part, path in g.items()} for p, g in m.graphs.items()},
+                "flops_per_image": {part: self.flops.get((name, part)) for part in PARTS},
+            }
+        return out
+
+
+@pytest.fixture(scope="session")
+def bench() -> Any:
+    budget = float(os.environ.get("VAEKIT_BENCH_COMPILE_BUDGET_S", "240"))
+    state = Bench(specs={s.name: s for s in model_specs(MODE, os.environ.get("VAEKIT_BENCH_MODELS"))},
+                  compile_state=CompileState(budget_s=budget))
+    yield state
+    path = os.environ.get("VAEKIT_BENCH_NOTES")
+    if path:
+        from vaekit.train.checkpoint import atomic_write_text
+
+        atomic_write_text(path, json.dumps(state.notes(), indent=2, sort_keys=True) + "\n")

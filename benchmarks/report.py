@@ -1,0 +1,319 @@
+"""Turn a pytest-benchmark JSON and the run's extra measurements into REPORT.md and a plot.
+
+Pure functions of their inputs (no timing here): :func:`rows` reads the benchmark JSON,
+:func:`targets` checks the issue's targets, :func:`render` writes the markdown and
+:func:`plot` the log-log latency figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backends import BACKENDS
+
+PARTS = ("encoder", "decoder")
+ORT_FP32 = "ort-all"  # the fp32 ONNX Runtime CPU configuration the targets are judged on
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured case; times in seconds."""
+
+    model: str
+    part: str
+    backend: str
+    batch: int
+    median_s: float
+    p95_s: float
+    rounds: int
+    flops_per_image: float
+    max_abs_diff: float
+    first_call_s: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch / self.median_s
+
+    @property
+    def gflops(self) -> float:
+        return self.flops_per_image * self.batch / self.median_s / 1e9
+
+
+def rows(bench_json: dict[str, Any]) -> list[Row]:
+    """The measured cases of a pytest-benchmark JSON (written with ``--benchmark-json``)."""
+    out = []
+    for b in bench_json.get("benchmarks", []):
+        info, stats = b.get("extra_info", {}), b["stats"]
+        if "backend" not in info:
+            continue
+        data = stats.get("data") or [stats["median"]]
+        out.append(Row(
+            model=info["model"], part=info["part"], backend=info["backend"], batch=int(info["batch"]),
+            median_s=float(stats["median"]), p95_s=float(np.percentile(data, 95)),
+            rounds=int(stats["rounds"]), flops_per_image=float(info.get("flops_per_image") or 0.0),
+            max_abs_diff=float(info.get("max_abs_diff_vs_eager", float("nan"))),
+            first_call_s=float(info.get("first_call_s", float("nan"))),
+        ))
+    order = {b: i for i, b in enumerate(BACKENDS)}
+    return sorted(out, key=lambda r: (r.model, PARTS.index(r.part), r.batch, order.get(r.backend, 99)))
+
+
+def _index(rs: list[Row]) -> dict[tuple[str, str, str, int], Row]:
+    return {(r.model, r.part, r.backend, r.batch): r for r in rs}
+
+
+def speedup(row: Row, index: dict) -> float | None:
+    eager = index.get((row.model, row.part, "torch-eager", row.batch))
+    return eager.median_s / row.median_s if eager else None
+
+
+def rgb64_model(models: dict[str, Any]) -> str | None:
+    """The 64x64 RGB model: the shipped CelebA one when present, else the fresh stand-in."""
+    candidates = [n for n, m in models.items() if list(m.get("image_shape", [])) == [3, 64, 64]]
+    shipped = [n for n in candidates if "fresh" not in n]
+    return (shipped or candidates or [None])[0]
+
+
+@dataclass(frozen=True)
+class Target:
+    passed: bool | None  # None: could not be measured
+    text: str
+
+    @property
+    def line(self) -> str:
+        tag = {True: "PASS", False: "FAIL", None: "N/A"}[self.passed]
+        return f"- **{tag}** {self.text}"
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1e3
+    return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
+
+
+def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
+    """The four targets of the issue, each judged on this run's numbers."""
+    index = _index(rs)
+    models = extras.get("notes", {}).get("models", {})
+    out: list[Target] = []
+
+    # 1. ORT CPU decoder >= 2x faster than PyTorch eager at batch 1 and 64.
+    for model in models:
+        parts, speedups = [], []
+        for batch in (1, 64):
+            ort = index.get((model, "decoder", ORT_FP32, batch))
+            eager = index.get((model, "decoder", "torch-eager", batch))
+            if not ort or not eager:
+                parts.append(f"batch {batch}: not measured")
+                continue
+            speedups.append(eager.median_s / ort.median_s)
+            parts.append(f"batch {batch}: {_ms(ort.median_s)} ms vs eager {_ms(eager.median_s)} ms "
+                         f"= {speedups[-1]:.2f}x")
+        ok = all(s >= 2 for s in speedups) if len(speedups) == 2 else None
+        out.append(Target(ok, f"ORT CPU ({ORT_FP32}) decoder >= 2x PyTorch eager, {model}: " + "; ".join(parts)))
+
+    # 2. 64x64 RGB decoder at batch 64 reaches >= 70% of the fp32 peak.
+    peak = extras.get("peak", {})
+    peak_gflops = max(peak.get("numpy_gflops", 0), peak.get("torch_gflops", 0),
+                      extras.get("peak_after", {}).get("numpy_gflops", 0),
+                      extras.get("peak_after", {}).get("torch_gflops", 0))
+    rgb = rgb64_model(models)
+    row = index.get((rgb, "decoder", ORT_FP32, 64)) if rgb else None
+    if row and peak_gflops:
+        best = max((r for r in rs if r.model == rgb and r.part == "decoder" and r.batch == 64
+                    and r.backend not in ("ort-int8", "ort-fp16")), key=lambda r: r.gflops)
+        pct = 100 * row.gflops / peak_gflops
+        out.append(Target(pct >= 70, (
+            f"64x64 RGB decoder ({rgb}) at batch 64 reaches >= 70% of fp32 peak: {ORT_FP32} achieves "
+            f"{row.gflops:.1f} GFLOP/s = {pct:.1f}% of the measured sgemm peak {peak_gflops:.1f} GFLOP/s "
+            f"(numpy {peak.get('numpy_gflops')}, torch {peak.get('torch_gflops')}); best fp32 backend "
+            f"{best.backend} {best.gflops:.1f} GFLOP/s = {100 * best.gflops / peak_gflops:.1f}%")))
+    else:
+        out.append(Target(None, "64x64 RGB decoder at batch 64 vs fp32 peak: not measured"))
+
+    # 3. int8 decoder faster than fp32 ORT, with its PSNR loss.
+    for model in models:
+        pairs = []
+        for batch in sorted({r.batch for r in rs if r.model == model}):
+            q, f = index.get((model, "decoder", "ort-int8", batch)), index.get((model, "decoder", ORT_FP32, batch))
+            if q and f:
+                pairs.append((batch, f.median_s / q.median_s, q, f))
+        psnr = extras.get("psnr", {}).get(model, {}).get("int8")
+        psnr_text = f"PSNR vs fp32 {psnr:.1f} dB" if psnr is not None else "PSNR not measured"
+        if not pairs:
+            out.append(Target(None, f"int8 decoder faster than fp32 ORT, {model}: no int8 graph measured"))
+            continue
+        ok = all(s > 1 for _, s, _, _ in pairs)
+        detail = "; ".join(f"b{b}: {_ms(q.median_s)} vs {_ms(f.median_s)} ms = {s:.2f}x" for b, s, q, f in pairs)
+        out.append(Target(ok, f"int8 decoder faster than fp32 ORT ({ORT_FP32}) at every batch, {model} "
+                              f"({psnr_text}): {detail}"))
+
+    # 4. A runtime-only process uses at most a third of the PyTorch process's memory.
+    for model, cs in extras.get("cold_start", {}).items():
+        if "error" in cs:
+            out.append(Target(None, f"runtime process memory <= 1/3 of PyTorch's, {model}: {cs['error']}"))
+            continue
+        rt, pt = cs["runtime"], cs["torch"]
+        ratio = rt["peak_rss_mib"] / pt["peak_rss_mib"]
+        out.append(Target(ratio <= 1 / 3 and not rt["torch_imported"], (
+            f"runtime-only process peak RSS <= 1/3 of the PyTorch process, {model}: "
+            f"{rt['peak_rss_mib']:.0f} MiB vs {pt['peak_rss_mib']:.0f} MiB = {ratio:.2f}"
+            + (" (but torch was imported!)" if rt["torch_imported"] else ""))))
+    return out
+
+
+def _table(rs: list[Row], index: dict) -> list[str]:
+    lines = ["| batch | backend | median ms | p95 ms | rounds | images/s | vs eager | GFLOP/s | max abs diff vs eager |",
+             "|---:|:---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rs:
+        s = speedup(r, index)
+        lines.append(
+            f"| {r.batch} | {r.backend} | {_ms(r.median_s)} | {_ms(r.p95_s)} | {r.rounds} | "
+            f"{r.images_per_s:,.0f} | {'' if s is None else f'{s:.2f}x'} | {r.gflops:.1f} | "
+            f"{r.max_abs_diff:.1e} |")
+    return lines
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
+
+
+def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "latency.png") -> str:
+    """The whole REPORT.md."""
+    m = extras.get("machine", {})
+    notes = extras.get("notes", {})
+    models = notes.get("models", {})
+    index = _index(rs)
+    out = ["# vaekit benchmarks", ""]
+    out.append(f"Command: `{extras.get('command', 'make bench')}` (took {extras.get('elapsed_s', 0) / 60:.1f} min). "
+               f"Date: {m.get('date', '?')}.")
+    out.append("")
+    out.append(f"- CPU: {m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} logical cores "
+               f"({m.get('cores_usable', '?')} usable), SIMD: {', '.join(m.get('simd', [])) or '?'}; "
+               f"{m.get('memory_gib', '?')} GiB RAM; {m.get('platform', '?')}")
+    out.append(f"- onnxruntime {m.get('onnxruntime', '?')} (providers built in: "
+               f"{', '.join(m.get('onnxruntime_providers', []))}), torch {m.get('torch', '?')}, "
+               f"numpy {m.get('numpy', '?')}, onnx {m.get('onnx', '?')}, Python {m.get('python', '?')}")
+    out.append(f"- Threads per backend: {notes.get('threads', '?')} (ORT intra-op, torch.set_num_threads); "
+               f"load average at start {', '.join(f'{x:.2f}' for x in m.get('loadavg', []))}")
+    peak, after = extras.get("peak", {}), extras.get("peak_after", {})
+    if peak:
+        out.append(f"- fp32 peak (sgemm {peak['n']}^3, best of 3): numpy {peak['numpy_gflops']} GFLOP/s, "
+                   f"torch {peak['torch_gflops']} GFLOP/s before the benchmarks"
+                   + (f"; numpy {after['numpy_gflops']}, torch {after['torch_gflops']} after" if after else ""))
+    out.append("- CUDA: " + extras.get("cuda", "not probed"))
+    training = extras.get("training_during_run") or []
+    if training:
+        out += ["", ("> **Measured while training ran: numbers are pessimistic.** "
+                f"{len(training)} `vaekit.train` process(es) shared the CPU during this run:")]
+        out += [f"> `{cmd}`" for cmd in training]
+    out += ["", "## Targets", ""]
+    out += [t.line for t in targets(rs, extras)]
+
+    out += ["", "## Models", ""]
+    for name, info in models.items():
+        flops = info.get("flops_per_image", {})
+        fl = ", ".join(f"{part} {flops[part] / 1e6:.1f} MFLOP/image" for part in PARTS if flops.get(part))
+        out.append(f"- **{name}**: {info['description']}; image {tuple(info['image_shape'])}, latent "
+                   f"{info['latent_dim']}; {fl}")
+        for note in info.get("notes", []):
+            out.append(f"  - {note}")
+
+    if plot_file:
+        out += ["", f"![latency vs batch size, log-log]({plot_file})"]
+
+    out += ["", "## Latency", "",
+            ("Median and p95 of the timed rounds (each round one call on the whole batch, after 2 to 4 "
+            "untimed warm-up calls, the first of which compiles for torch.compile); `vs eager` is PyTorch eager's median over this one, on the same "
+            "input in the same run. GFLOP/s counts the fp32 graph's conv/gemm/matmul FLOPs "
+            "(2 per multiply-add, from ONNX shape inference) for every backend.")]
+    for model in models:
+        for part in PARTS:
+            sub = [r for r in rs if r.model == model and r.part == part]
+            if sub:
+                out += ["", f"### {model} {part}", ""] + _table(sub, index)
+
+    compile_rows = [r for r in rs if r.backend == "torch-compile"]
+    if compile_rows:
+        out += ["", "torch.compile first calls (compile included): " + ", ".join(
+            f"{r.model}/{r.part} b{r.batch} {r.first_call_s:.1f} s" for r in compile_rows)
+            + f"; compiling took {notes.get('compile_spent_s', 0):.0f} s in all."]
+
+    skipped = notes.get("skipped", {})
+    if skipped:
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for case, reason in skipped.items():
+            by_reason[reason].append(case)
+        out += ["", "## Not measured", ""]
+        for reason, cases in by_reason.items():
+            out.append(f"- {len(cases)} case(s), e.g. `{cases[0]}`: {reason}")
+
+    cold = extras.get("cold_start", {})
+    if cold:
+        out += ["", "## Cold start and memory", "",
+                ("Fresh `python` process to the first decoded image (batch 1), median of the runs after "
+                "one unmeasured run that warms the page cache; peak RSS is the process's VmHWM (high-water resident set)."), "",
+                "| model | process | cold start s | peak RSS MiB | imports torch | runs (s) |",
+                "|:---|:---|---:|---:|:---|:---|"]
+        for model, cs in cold.items():
+            if "error" in cs:
+                out.append(f"| {model} | - | - | - | - | {cs['error']} |")
+                continue
+            for kind, label in (("runtime", "vaekit.runtime only"), ("torch", "PyTorch model")):
+                c = cs[kind]
+                out.append(f"| {model} | {label} | {c['seconds']:.2f} | {c['peak_rss_mib']:.0f} | "
+                           f"{'yes' if c['torch_imported'] else 'no'} | "
+                           f"{', '.join(f'{s:.2f}' for s in c['seconds_all'])} |")
+
+    sizes = extras.get("sizes", {})
+    if sizes:
+        out += ["", "## Graph files", "", "| model | precision | encoder | decoder | decoder PSNR vs fp32 |",
+                "|:---|:---|---:|---:|---:|"]
+        for model, per in sizes.items():
+            for precision, parts in per.items():
+                p = extras.get("psnr", {}).get(model, {}).get(precision)
+                out.append(f"| {model} | {precision} | {_mib(parts['encoder'])} | {_mib(parts['decoder'])} | "
+                           f"{'' if p is None else f'{p:.1f} dB'} |")
+    out += ["", ("Raw numbers: `benchmark.json` (pytest-benchmark, all rounds), `extras.json` (machine, "
+            "peak, cold start, sizes, PSNR, skipped cases)."), ""]
+    return "\n".join(out)
+
+
+def plot(rs: list[Row], path: str | Path) -> None:
+    """Median latency vs batch size per backend, log-log, one panel per model and part."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r.model, r.part) for r in rs}, key=lambda k: (k[0], PARTS.index(k[1])))
+    if not panels:
+        raise ValueError("no benchmark rows to plot: run `python -m benchmarks.run` first")
+    cols = 2
+    nrows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6 * cols, 4 * nrows), squeeze=False)
+    colors = {b: plt.cm.tab10(i) for i, b in enumerate(BACKENDS)}
+    for ax, (model, part) in zip(axes.flat, panels):
+        for backend in BACKENDS:
+            pts = sorted((r.batch, r.median_s * 1e3) for r in rs
+                         if r.model == model and r.part == part and r.backend == backend)
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", label=backend, color=colors[backend])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{model} {part}")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("median latency (ms)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

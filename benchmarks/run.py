@@ -1,0 +1,158 @@
+"""python -m benchmarks.run [--out DIR] [--models a,b] [--batches 1,8] [--target-s S] ...
+
+What ``make bench`` runs. In one run, on this machine:
+
+1. describes the machine and measures the fp32 sgemm peak;
+2. runs ``benchmarks/test_latency.py`` for real (pytest-benchmark, ``VAEKIT_BENCH=full``):
+   every model x part x backend x batch, written to ``DIR/benchmark.json``;
+3. measures the sgemm peak again, cold start and peak RSS (runtime-only vs PyTorch
+   process), graph file sizes and the int8 / fp16 decoders' PSNR against fp32;
+4. writes ``DIR/extras.json``, ``DIR/REPORT.md`` (tables and the issue's targets as
+   PASS/FAIL lines) and ``DIR/latency.png``; every file atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "benchmarks" / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: benchmarks/results)")
+    p.add_argument("--models", default=None,
+                   help="comma list of models (default: every shipped checkpoint + the 64x64 RGB config)")
+    p.add_argument("--batches", default="1,8,64,256", help="comma list of batch sizes")
+    p.add_argument("--target-s", type=float, default=1.0, help="timed seconds per case (rounds >= 5)")
+    p.add_argument("--compile-budget-s", type=float, default=240.0,
+                   help="stop compiling new modules with torch.compile once this much time is spent")
+    p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
+    p.add_argument("--sgemm-n", type=int, default=4096, help="matrix size of the peak sgemm")
+    p.add_argument("--cold-runs", type=int, default=3, help="measured fresh processes per kind")
+    return p
+
+
+def _positive_ints(text: str, what: str) -> str:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise SystemExit(f"error: {what} must be a comma list of positive integers, got {text!r}")
+    return ",".join(str(v) for v in values)
+
+
+def run_pytest(out: Path, env: dict[str, str]) -> int:
+    """The benchmarks for real; returns pytest's exit code. JSON lands in out/benchmark.json."""
+    tmp_json = out / ".benchmark.json.tmp"
+    cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "test_latency.py"), "-q",
+           "-p", "no:cacheprovider", "--benchmark-enable", f"--benchmark-json={tmp_json}",
+           "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", "-rs"]
+    print("$", " ".join(cmd[1:]), flush=True)
+    rc = subprocess.call(cmd, cwd=REPO, env=env)
+    if tmp_json.is_file():
+        os.replace(tmp_json, out / "benchmark.json")
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    start = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, VAEKIT_BENCH="full",
+               VAEKIT_BENCH_BATCHES=_positive_ints(args.batches, "--batches"),
+               VAEKIT_BENCH_TARGET_S=str(args.target_s),
+               VAEKIT_BENCH_COMPILE_BUDGET_S=str(args.compile_budget_s),
+               VAEKIT_BENCH_NOTES=str(out / "notes.json"))
+    if args.models:
+        env["VAEKIT_BENCH_MODELS"] = args.models
+    if args.threads:
+        env["VAEKIT_BENCH_THREADS"] = str(args.threads)
+    os.environ.update({k: env[k] for k in ("VAEKIT_BENCH_THREADS",) if k in env})
+
+    from vaekit.train.checkpoint import atomic_write_bytes, atomic_write_text
+
+    from . import machine, report
+    from .backends import threads
+    from .models import graph_bytes
+
+    n_threads = threads()
+    print(f"[1/4] machine and fp32 peak (sgemm {args.sgemm_n}^3, {n_threads} threads)", flush=True)
+    given = sys.argv[1:] if argv is None else argv
+    extras: dict = {"command": " ".join(["python -m benchmarks.run", *given])}
+    extras["machine"] = machine.describe()
+    training = set(extras["machine"]["training_processes"])
+    if training:
+        print(f"warning: {len(training)} training process(es) share the CPU: numbers will be pessimistic",
+              flush=True)
+    extras["peak"] = machine.sgemm_peak(n=args.sgemm_n, threads=n_threads).__dict__
+    print(f"      peak: {extras['peak']}", flush=True)
+
+    print("[2/4] latency benchmarks (pytest-benchmark)", flush=True)
+    rc = run_pytest(out, env)
+    if not (out / "benchmark.json").is_file() or not (out / "notes.json").is_file():
+        print(f"error: the benchmarks wrote no results (pytest exit code {rc}); see the output above",
+              file=sys.stderr)
+        return rc or 1
+    bench_json = json.loads((out / "benchmark.json").read_text())
+    notes = json.loads((out / "notes.json").read_text())
+    (out / "notes.json").unlink()
+    extras["notes"] = notes
+    training |= set(machine.training_processes())
+
+    print("[3/4] peak again, cold start and memory, graph sizes, PSNR", flush=True)
+    extras["peak_after"] = machine.sgemm_peak(n=args.sgemm_n, threads=n_threads).__dict__
+    extras["cold_start"], extras["sizes"], extras["psnr"], extras["exporter_psnr"] = {}, {}, {}, {}
+    for name, m in notes["models"].items():
+        try:
+            extras["cold_start"][name] = machine.cold_start(
+                export_dir=m["export_dir"], checkpoint=m["checkpoint"], threads=n_threads, runs=args.cold_runs)
+        except RuntimeError as e:
+            extras["cold_start"][name] = {"error": str(e)[:300]}
+        extras["sizes"][name] = {p: {part: graph_bytes(Path(path)) for part, path in g.items()}
+                                 for p, g in m["graphs"].items()}
+        extras["psnr"][name] = machine.decoder_psnr(m["graphs"], m["latent_dim"])
+        contract = Path(m["export_dir"]) / "vaekit.json"
+        if contract.is_file():
+            variants = json.loads(contract.read_text()).get("variants", {})
+            extras["exporter_psnr"][name] = {p: v.get("decoder_psnr_db_vs_fp32") for p, v in variants.items()}
+    training |= set(machine.training_processes())
+    extras["training_during_run"] = sorted(training)
+    extras["cuda"] = _cuda_line(report.rows(bench_json), notes)
+    extras["elapsed_s"] = time.time() - start
+
+    print("[4/4] report", flush=True)
+    rows = report.rows(bench_json)
+    atomic_write_text(out / "extras.json", json.dumps(extras, indent=2, sort_keys=True, default=str) + "\n")
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        png = Path(tmp) / "latency.png"
+        report.plot(rows, png)
+        atomic_write_bytes(out / "latency.png", png.read_bytes())
+    text = report.render(rows, extras)
+    atomic_write_text(out / "REPORT.md", text)
+    print("\n".join(t.line for t in report.targets(rows, extras)))
+    print(f"wrote {out / 'REPORT.md'}, {out / 'latency.png'}, {out / 'benchmark.json'} "
+          f"in {extras['elapsed_s'] / 60:.1f} min")
+    return 0 if rc == 0 else rc
+
+
+def _cuda_line(rows, notes) -> str:
+    if any(r.backend == "ort-cuda" for r in rows):
+        return "measured (backend `ort-cuda` in the tables)"
+    reasons = {v for k, v in notes.get("skipped", {}).items() if k.endswith("-ort-cuda")}
+    return min(reasons) if reasons else "not available on this machine"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
