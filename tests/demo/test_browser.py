@@ -1,0 +1,124 @@
+"""A real browser: Playwright drives Debian's Chromium against the live demo.
+
+Opens the page, clicks "Sample", waits for the image, checks it rendered (non-blank
+pixels), and saves screenshots under test-artifacts/. Skipped with a message only when
+/usr/bin/chromium is missing (``make test`` installs it with apt-get where it can).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+CHROMIUM = Path(os.environ.get("VAEKIT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in a container
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`apt-get install chromium`, "
+                    "done by `make test` when apt is available) to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    url, _ = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        pg.outside_requests = []  # every request to a host other than the demo's
+        pg.errors = []
+        host = urlparse(url).netloc
+        pg.on("request", lambda r: urlparse(r.url).netloc not in ("", host)
+              and urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+              and pg.outside_requests.append(r.url))
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.goto(url, wait_until="networkidle")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def rendered_pixels(element) -> np.ndarray:
+    """The element as the browser painted it (a screenshot of just that element)."""
+    return np.asarray(Image.open(io.BytesIO(element.screenshot())).convert("L"), dtype=np.float32)
+
+
+def test_click_sample_and_see_the_grid(page):
+    page.get_by_role("tab", name="Sample").click()
+    page.locator("#sample-button").click()
+    img = page.locator("#sample-output img")
+    img.wait_for(state="visible")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#sample-output img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    natural = page.evaluate(
+        "() => { const i = document.querySelector('#sample-output img');"
+        " return [i.naturalWidth, i.naturalHeight]; }"
+    )
+    assert natural == [4 * (4 * 28 + 3 * 2)] * 2, "16 samples: a 4x4 grid of 28-px tiles, 4x"
+    pixels = rendered_pixels(img)
+    page.screenshot(path=str(ARTIFACTS / "demo-sample.png"), full_page=True)
+    assert pixels.size > 100 * 100, f"the image is painted at a visible size, got {pixels.shape}"
+    assert pixels.std() > 5, "the painted samples are not a blank (single-colour) picture"
+    assert (pixels < 128).mean() > 0.05 and (pixels > 128).mean() > 0.02, "dark and light pixels"
+    timing = page.locator("#sample-details textarea").input_value()
+    assert "16 samples" in timing and " ms " in timing
+    assert page.errors == [], f"JavaScript errors on the page: {page.errors}"
+
+
+def test_bad_input_shows_a_readable_message_not_a_trace(page):
+    """Clicking Reconstruct with nothing uploaded: an error toast in words, no trace."""
+    page.get_by_role("tab", name="Reconstruct").click()
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#reconstruct-button").click()
+    toast = page.get_by_text("no image uploaded: upload a picture")
+    toast.first.wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "demo-error.png"), full_page=True)
+    assert "Traceback" not in page.content()
+
+
+def test_latent_explorer_click_moves_the_point(page):
+    page.get_by_role("tab", name="Latent explorer").click()
+    plot = page.locator("#explorer-plot img")
+    plot.wait_for(state="visible")
+    box = plot.bounding_box()
+    plot.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.3})
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#explorer-details textarea');"
+        " return t && t.value.startsWith('z = '); }"
+    )
+    text = page.locator("#explorer-details textarea").input_value()
+    z1, z2 = (float(v) for v in text.split("(")[1].split(")")[0].split(","))
+    assert z1 > 0.5 and z2 > 0.5, f"a click right of and above the centre gives z1, z2 > 0: {text}"
+    decoded = page.locator("#explorer-output img")
+    decoded.wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "demo-explorer.png"), full_page=True)
+
+
+def test_the_page_never_reaches_outside(page):
+    assert page.outside_requests == [], f"requests left localhost: {page.outside_requests}"
