@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(contract: dict, out: Path) -> str:
-    lines = [f"exported {contract['checkpoint']} -> {out}  (opset {contract['opset']}, "
-             f"{contract['dataset']}, latent_dim {contract['latent_dim']})"]
+    head = (f"exported {contract['checkpoint']} -> {out}  (opset {contract['opset']}, "
+            f"{contract['dataset']}, latent_dim {contract['latent_dim']})")
+    lines = [head]
     for graph in ("encoder", "decoder"):
         worst = max(d for per_b in contract["parity"][graph].values() for d in per_b.values())
         lines.append(f"  {contract[graph]['file']:<20} {contract[graph]['bytes'] / 1024:9.1f} KiB   "

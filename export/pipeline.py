@@ -21,7 +21,6 @@ import onnx
 import onnxruntime as ort
 import torch
 from tqdm import tqdm
-
 from vaekit.runtime.contract import (
     CONTRACT_FILE,
     DECODER_INPUTS,
@@ -366,7 +365,7 @@ def _variant(
         entry[name] = _file_entry(path, contract, name, graph)
     try:
         decoded = cpu_session(folder / graph_file("decoder", precision)).run(None, {"z": latents})[0]
-    except Exception as e:  # onnxruntime's pybind errors (e.g. NOT_IMPLEMENTED for an fp16 kernel)
+    except Exception as e:  # noqa: BLE001 - onnxruntime's pybind errors (NOT_IMPLEMENTED for an fp16 kernel)
         entry.update(runs_on_cpu=False, note=(
             f"onnxruntime CPU cannot run the {precision} graphs ({type(e).__name__}: {str(e)[:200]}); "
             f"they passed onnx.checker only and are meant for GPU providers"))
@@ -389,7 +388,7 @@ def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:
     classes = np.array(list(test.classes), dtype=str)
     with open(path, "wb") as f:
         np.savez_compressed(f, images=images, labels=labels, classes=classes)
-    return {"file": path.name, "count": int(len(idx)), "split": "test", "bytes": path.stat().st_size}
+    return {"file": path.name, "count": len(idx), "split": "test", "bytes": path.stat().st_size}
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

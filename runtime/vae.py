@@ -18,9 +18,10 @@ import hashlib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -95,10 +96,7 @@ def resolve_providers(providers: str | Sequence[ProviderSpec]) -> tuple[list[Pro
             if problem:
                 return [CPU], problem
             return [CUDA, CPU], None
-        if providers.lower() in PROVIDER_ALIASES:
-            providers = PROVIDER_ALIASES[providers.lower()]
-        else:
-            providers = [providers]
+        providers = PROVIDER_ALIASES.get(providers.lower(), [providers])
     if not isinstance(providers, (list, tuple)) or not providers:
         raise ValueError(
             f"providers must be 'auto', 'cpu', 'cuda', 'tensorrt' or a non-empty list of "
@@ -222,7 +220,7 @@ class VAE:
         threads: int | None = None,
         max_batch: int = 1024,
         precision: str = "fp32",
-    ) -> "VAE":
+    ) -> VAE:
         """Open an export folder (or a checkpoint folder with an ``onnx/`` subfolder).
 
         ``providers``: ``"auto"`` (CUDA when a GPU is usable, else CPU; the reason is
@@ -507,5 +505,11 @@ def _preload_cuda_libraries() -> None:
         log.debug("onnxruntime.preload_dlls failed: %s", e)
 
 
-__all__ = ["VAE", "Examples", "interpolate_latents", "resolve_providers", "cuda_device_problem",
-           "CONTRACT_KEYS"]
+__all__ = [
+    "CONTRACT_KEYS",
+    "VAE",
+    "Examples",
+    "cuda_device_problem",
+    "interpolate_latents",
+    "resolve_providers",
+]

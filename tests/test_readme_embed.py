@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FENCE = re.compile(r"```python\n(.*?)```", re.S)
+FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def embed_block() -> tuple[Path, str]:
     for source in (REPO / "README.md", REPO / "runtime" / "EMBED.md"):
         if source.is_file():
             for block in FENCE.findall(source.read_text()):
-                if re.search(r"^import .*\bonnxruntime\b", block, re.M) and "decoder.onnx" in block:
+                if re.search(r"^import .*\bonnxruntime\b", block, re.MULTILINE) and "decoder.onnx" in block:
                     return source, block
     pytest.fail("no ```python block opening decoder.onnx with onnxruntime in README.md or runtime/EMBED.md")
 
@@ -62,7 +62,7 @@ def test_embed_example_runs_with_only_onnxruntime_and_numpy(tiny_ckpt, tmp_path)
         "print(json.dumps({'shape': list(images.shape), 'min': float(images.min()),"
         " 'max': float(images.max()), 'dtype': str(pixels.dtype)}))\n"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-c", probe], check=False, cwd=tmp_path, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, f"the example in {source} failed:\n{run.stderr[-2000:]}"
     lines = run.stdout.strip().splitlines()

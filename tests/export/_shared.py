@@ -41,7 +41,6 @@ def fake_mnist(root: Path) -> Path:
 
 def tiny_checkpoint(folder: Path, data_root: Path, *, seed: int = 0) -> Path:
     import torch
-
     from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
 
     torch.manual_seed(seed)

@@ -12,9 +12,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-
-from vaekit.export import OPSET, PARITY_BATCHES, TOLERANCE, ParityError, export_checkpoint, is_up_to_date
-from vaekit.export import pipeline
+from vaekit.export import (
+    OPSET,
+    PARITY_BATCHES,
+    TOLERANCE,
+    ParityError,
+    export_checkpoint,
+    is_up_to_date,
+    pipeline,
+)
 from vaekit.export.__main__ import main
 from vaekit.runtime.contract import CONTRACT_KEYS
 from vaekit.train import load_model
@@ -89,6 +95,7 @@ def test_graph_metadata_round_trips_the_contract(tiny_ckpt):
         assert all(d.dim_param and not d.dim_value for d in batch_dims), f"{file}: batch axis is not dynamic"
         assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
                    for i in (*model.graph.input, *model.graph.output)), f"{file}: interface is not float32"
+        assert not any(n.metadata_props for n in model.graph.node), f"{file} ships exporter debug info"
     # and what an app sees through onnxruntime alone
     meta = ort.InferenceSession(str(tiny_ckpt / "onnx" / "decoder.onnx"),
                                 providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
@@ -206,6 +213,8 @@ def test_export_the_shipped_mnist_z2(tmp_path):
     c = export_checkpoint(SHIPPED, out=tmp_path / "onnx", examples=16, progress=False)
     worst = max(d for g in ("encoder", "decoder") for per_b in c["parity"][g].values() for d in per_b.values())
     assert worst <= TOLERANCE and c["latent_dim"] == 2
+    if c["examples"] is None:
+        pytest.skip("exported and parity-checked; the MNIST test split is absent, so no reconstruction check")
     from vaekit.runtime import VAE
 
     vae = VAE.load(tmp_path / "onnx", providers="cpu")
