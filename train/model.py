@@ -119,6 +119,7 @@ class Decoder(nn.Module):
             nn.SiLU(),
             nn.Conv2d(dims[0], likelihood.params_per_channel * config.in_channels, 3, padding=1),
         )
+        likelihood.init_output_bias(self.output_projection[-1].bias)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.input_projection(z).unflatten(1, self.bottleneck_shape)

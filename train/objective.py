@@ -49,6 +49,9 @@ class Likelihood:
         """The likelihood's mean image in [0, 1], ``[N, C, H, W]``."""
         raise NotImplementedError
 
+    def init_output_bias(self, bias: Tensor) -> None:
+        """Initialise the decoder's last bias ``[P*C]`` in place (default: leave it)."""
+
 
 @register_likelihood("bernoulli")
 class Bernoulli(Likelihood):
@@ -75,6 +78,9 @@ class DiscretizedLogistic(Likelihood):
     params_per_channel = 2
     bins = 256
     min_log_scale = -7.0
+    #: initial log scale: a logistic about 17 intensity levels wide rather than the whole range,
+    #: so training does not spend its first epochs shrinking the scale bias by lr per step
+    init_log_scale = -2.0
 
     def split(self, params: Tensor) -> tuple[Tensor, Tensor]:
         loc, log_scale = params.float().chunk(2, dim=1)
@@ -102,6 +108,10 @@ class DiscretizedLogistic(Likelihood):
             x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_prob_mid)
         )
         return -log_prob.flatten(1).sum(1)
+
+    def init_output_bias(self, bias: Tensor) -> None:
+        with torch.no_grad():
+            bias[len(bias) // 2 :] = self.init_log_scale
 
     def mean(self, params: Tensor) -> Tensor:
         loc, _ = params.chunk(2, dim=1)
