@@ -14,14 +14,14 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-
 from vaekit.runtime import VAE, interpolate_latents
 from vaekit.runtime.contract import EXAMPLES_FILE
 
@@ -479,9 +479,11 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo") -> gr.Block
             # ---------------------------------------------------------------- Reconstruct
             with gr.Tab("Reconstruct", id="reconstruct"):
                 with gr.Row():
-                    with gr.Column():
+                    with gr.Column():  # noqa: SIM117 - nested layout blocks read as the page does
                         with gr.Tabs():
                             with gr.Tab("Examples", id="rec-examples"):
+                                no_examples = gr.Markdown(
+                                    _no_examples_note(first), visible=not first.curated)
                                 gallery = gr.Gallery(
                                     value=_gallery(first), label="Built-in test images: click one",
                                     columns=5, allow_preview=False, height=330, format="png",
@@ -491,16 +493,18 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo") -> gr.Block
                                 upload = upload_image("Your picture (PNG, JPEG, ...)", height=280)
                                 rec_btn = gr.Button("Reconstruct", variant="primary",
                                                     elem_id="reconstruct-button")
-                            with gr.Tab("Draw", id="rec-draw", visible=first.spec.channels == 1) as draw_tab:
+                            with gr.Tab("Draw", id="rec-draw"):
+                                grey = first.spec.channels == 1
+                                draw_note = gr.Markdown(_draw_note(first), visible=not grey)
                                 sketch = gr.Sketchpad(
-                                    label="Draw a digit (black pen)", type="numpy",
+                                    label="Draw a digit: pick the pen (left toolbar), then draw", type="numpy",
                                     image_mode="RGBA", canvas_size=(280, 280), height=360,
                                     brush=gr.Brush(default_size=12, colors=["#000000"],
                                                    color_mode="fixed"),
-                                    layers=False, elem_id="sketchpad",
+                                    layers=False, elem_id="sketchpad", visible=grey,
                                 )
                                 sketch_btn = gr.Button("Reconstruct drawing", variant="primary",
-                                                       elem_id="sketch-button")
+                                                       elem_id="sketch-button", visible=grey)
                     with gr.Column():
                         with gr.Row():
                             rec_in = gr.Image(label="Input as the model sees it", format="png",
@@ -615,9 +619,13 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo") -> gr.Block
         def on_model(name: str):
             m = h.model(name)
             ch = _example_choices(m)
+            grey = m.spec.channels == 1
             outs: list[Any] = [
                 m.describe(),
-                gr.Tab(visible=m.spec.channels == 1),
+                gr.Markdown(_draw_note(m), visible=not grey),
+                gr.Sketchpad(visible=grey),
+                gr.Button(visible=grey),
+                gr.Markdown(_no_examples_note(m), visible=not m.curated),
                 _gallery(m),
                 gr.Dropdown(choices=ch, value=ch[0][1] if ch else None),
                 gr.Dropdown(choices=ch, value=ch[1][1] if len(ch) > 1 else None),
@@ -636,11 +644,21 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo") -> gr.Block
 
         picker.change(
             readable(on_model), [picker],
-            [info, draw_tab, gallery, a_pick, b_pick, note, z1, z2, plot, decoded,
+            [info, draw_note, sketch, sketch_btn, no_examples, gallery, a_pick, b_pick, note, z1, z2, plot, decoded,
              rec_in, rec_out, rec_text, sample_img, sample_text, interp_img, interp_text],
             api_visibility="private",
         )
     return app
+
+
+def _draw_note(m: DemoModel) -> str:
+    return (f"Drawing is for greyscale digit models; **{m.name}** takes colour pictures: "
+            "use the Upload tab instead.")
+
+
+def _no_examples_note(m: DemoModel) -> str:
+    return (f"**{m.name}** was exported without built-in examples (no `examples.npz`, written "
+            "when the dataset is present at export time): upload a picture instead.")
 
 
 def _explorer_note(m: DemoModel) -> str:
@@ -697,6 +715,10 @@ def launch(
         quiet=quiet,
         max_file_size=pp.MAX_FILE_BYTES,
         css=CSS,
+        # the system font stack: Gradio's bundled Source Sans Pro draws some bold capitals
+        # (the A of "VAE") as small caps in Chromium, and no web font is fetched
+        theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                                font_mono=["ui-monospace", "monospace"]),
         footer_links=["api"],
         ssr_mode=False,
         enable_monitoring=False,

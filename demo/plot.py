@@ -53,7 +53,7 @@ class LatentScatter:
         dist = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)
         ring = np.abs(dist - MARKER_RADIUS) < 1.6
         halo = np.abs(dist - MARKER_RADIUS) < 3.2
-        left, top, right, bottom = (int(round(v)) for v in self.box)
+        left, top, right, bottom = (int(np.rint(v)) for v in self.box)
         inside = (xx >= left) & (xx <= right) & (yy >= top) & (yy <= bottom)
         cross = ((np.abs(xx - cx) < 0.8) | (np.abs(yy - cy) < 0.8)) & inside & (dist > MARKER_RADIUS + 3)
         out[cross] = (out[cross] * 0.5 + np.array([120, 120, 120]) * 0.5).astype(np.uint8)

@@ -229,8 +229,8 @@ def sketch_to_input(sketch: np.ndarray, spec: InputSpec, *, min_ink: int = 8) ->
         cy, cx = (yy * small_arr).sum() / total, (xx * small_arr).sum() / total
     else:
         cy, cx = (new_h - 1) / 2, (new_w - 1) / 2
-    top = int(round((spec.height - 1) / 2 - cy))
-    left = int(round((spec.width - 1) / 2 - cx))
+    top = int(np.rint((spec.height - 1) / 2 - cy))
+    left = int(np.rint((spec.width - 1) / 2 - cx))
     top = min(max(top, 0), spec.height - new_h)
     left = min(max(left, 0), spec.width - new_w)
     frame = np.zeros((spec.height, spec.width), dtype=np.uint8)

@@ -51,7 +51,6 @@ def fake_mnist(root: Path) -> Path:
 def exported(tmp_path_factory) -> dict[str, Path]:
     """``{"mnist-tiny": export folder, "rgb-tiny": export folder}`` (fp32 graphs, ~20 s)."""
     import torch
-
     from vaekit.export import export_checkpoint
     from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
 

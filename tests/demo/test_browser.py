@@ -102,6 +102,36 @@ def test_bad_input_shows_a_readable_message_not_a_trace(page):
     assert "Traceback" not in page.content()
 
 
+def wait_for_details(page, prefix: str) -> str:
+    page.wait_for_function(
+        "p => { const t = document.querySelector('#rec-details textarea');"
+        " return t && t.value.startsWith(p); }", arg=prefix)
+    return page.locator("#rec-details textarea").input_value()
+
+
+def test_click_a_builtin_example_and_draw_a_digit(page):
+    """A first-time visitor's two clicks: a built-in example, then a drawn stroke."""
+    page.get_by_role("tab", name="Reconstruct").click()
+    page.get_by_role("tab", name="Examples").click()
+    page.locator("#example-gallery button").nth(2).click()
+    assert "latent mean" in wait_for_details(page, "example #")
+
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#sketchpad button[aria-label='Brush']").first.click()
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(x, y + box["height"] * 0.6 * k / 20)
+    page.mouse.up()
+    page.locator("#sketch-button").click()
+    assert "decode" in wait_for_details(page, "sketch")
+    seen = rendered_pixels(page.locator("#rec-input img"))
+    assert seen.std() > 5, "the drawn stroke reaches the model as a visible digit"
+    page.screenshot(path=str(ARTIFACTS / "demo-draw.png"), full_page=True)
+
+
 def test_latent_explorer_click_moves_the_point(page):
     page.get_by_role("tab", name="Latent explorer").click()
     plot = page.locator("#explorer-plot img")

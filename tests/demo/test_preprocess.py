@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from vaekit.demo import preprocess as pp
 from vaekit.demo.plot import render_scatter
 
@@ -129,6 +128,6 @@ def test_scatter_pixel_and_latent_round_trip():
     assert sc.to_latent(left, bottom) == pytest.approx((-3.0, -3.0))
     assert sc.to_latent(right, top) == pytest.approx((3.0, 3.0))
     marked = sc.marked(1.5, -2.0)
-    ring = marked[int(round(y)), int(round(x + 9))]
+    ring = marked[round(y), round(x + 9)]
     assert tuple(ring) == (220, 20, 60), "the chosen point is ringed in red"
     assert np.array_equal(marked[:20], sc.image[:20]), "the rest of the plot is untouched"
