@@ -4,17 +4,28 @@
 
 The graphs follow the contract in :mod:`vaekit.runtime.contract`; parity against PyTorch
 (ONNX Runtime CPU, batch 1/7/64, max-abs-diff <= 1e-4) is checked before anything lands.
+torch is imported only when an export runs, so ``--if-missing`` answers in a blink.
 """
 
-from .graphs import OPSET, ExportError
-from .pipeline import (
-    PARITY_BATCHES,
-    TOLERANCE,
-    ParityError,
-    default_out,
-    export_checkpoint,
-    is_up_to_date,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .freshness import default_out, is_up_to_date
+
+_LAZY = {
+    "OPSET": "graphs", "ExportError": "graphs",
+    "PARITY_BATCHES": "pipeline", "TOLERANCE": "pipeline", "ParityError": "pipeline",
+    "export_checkpoint": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["OPSET", "PARITY_BATCHES", "TOLERANCE", "ExportError", "ParityError", "default_out",
            "export_checkpoint", "is_up_to_date"]

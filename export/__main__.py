@@ -32,13 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .pipeline import default_out, export_checkpoint, is_up_to_date
+    from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
 
     out = Path(args.out) if args.out else default_out(args.checkpoint)
     if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
         return 0
     from .graphs import ExportError
+    from .pipeline import export_checkpoint
 
     try:
         contract = export_checkpoint(args.checkpoint, out=out, fp16=args.fp16, int8=args.int8,

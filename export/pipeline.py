@@ -7,7 +7,6 @@ place. A failed export removes its temporary folder and leaves any previous expo
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -30,7 +29,6 @@ from vaekit.runtime.contract import (
     EXAMPLES_FILE,
     FORMAT,
     FORMAT_VERSION,
-    ONNX_SUBFOLDER,
     graph_file,
     graph_shapes,
     metadata_props,
@@ -40,6 +38,7 @@ from vaekit.train.config import DataConfig, default_data_root, dump_json
 from vaekit.train.data import ImageSplit, load_split
 from vaekit.train.model import VAE
 
+from .freshness import default_out
 from .graphs import OPSET, cpu_session, export_graph, graph_opset, quantize_int8
 
 PARITY_BATCHES = (1, 7, 64)
@@ -52,31 +51,9 @@ class ParityError(ValueError):
     """ONNX Runtime and PyTorch disagree by more than the tolerance."""
 
 
-def default_out(checkpoint: str | os.PathLike) -> Path:
-    return Path(checkpoint) / ONNX_SUBFOLDER
-
-
 def default_examples(latent_dim: int) -> int:
     """2000 for 2-D latents (the demo scatters them), else 64."""
     return 2000 if latent_dim == 2 else 64
-
-
-def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,
-                  fp16: bool = False, int8: bool = False) -> bool:
-    """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants asked)."""
-    checkpoint = Path(checkpoint)
-    out = Path(out) if out is not None else default_out(checkpoint)
-    try:
-        contract = json.loads((out / CONTRACT_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    if not (checkpoint / WEIGHTS).is_file():
-        return False
-    if not isinstance(contract, dict) or contract.get("checkpoint_sha256") != file_sha256(checkpoint / WEIGHTS):
-        return False
-    wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
-    files = [graph_file(g, p) for p in ("fp32", *wanted) for g in ("encoder", "decoder")]
-    return all((out / f).is_file() for f in files)
 
 
 def export_checkpoint(

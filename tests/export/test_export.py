@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +138,16 @@ def test_if_missing_skips_an_up_to_date_export(tiny_ckpt, capsys, tmp_path):
     assert not is_up_to_date(other)
     assert is_up_to_date(tiny_ckpt, fp16=True, int8=True)
     assert not is_up_to_date(tiny_ckpt, out=tmp_path / "nothing-here")
+
+
+def test_if_missing_answers_without_torch(tiny_ckpt):
+    """`make demo` runs --if-missing on every start: it must not pay for importing torch."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from vaekit.export.__main__ import main\n"
+            f"sys.exit(main([{str(tiny_ckpt)!r}, '--if-missing']))")
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert "up to date" in run.stdout
 
 
 @pytest.fixture

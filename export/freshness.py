@@ -1,0 +1,42 @@
+"""Is an export folder current? Answered without importing torch (``--if-missing`` is fast)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from vaekit.runtime.contract import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file
+
+WEIGHTS = "model.safetensors"  # vaekit.train.checkpoint.WEIGHTS, repeated to keep torch out
+
+
+def default_out(checkpoint: str | os.PathLike) -> Path:
+    return Path(checkpoint) / ONNX_SUBFOLDER
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                  fp16: bool = False, int8: bool = False) -> bool:
+    """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants asked)."""
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out is not None else default_out(checkpoint)
+    try:
+        contract = json.loads((out / CONTRACT_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if not (checkpoint / WEIGHTS).is_file() or not isinstance(contract, dict):
+        return False
+    if contract.get("checkpoint_sha256") != sha256_file(checkpoint / WEIGHTS):
+        return False
+    wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
+    files = [graph_file(g, p) for p in ("fp32", *wanted) for g in ("encoder", "decoder")]
+    return all((out / f).is_file() for f in files)
