@@ -179,6 +179,30 @@ def _table(rs: list[Row], index: dict) -> list[str]:
     return lines
 
 
+SUMMARY_BACKENDS = ("torch-eager", "torch-compile", "ort-basic", "ort-all", "ort-int8", "ort-fp16", "runtime")
+
+
+def summary_table(rs: list[Row], batches: tuple[int, ...] = (1, 64)) -> list[str]:
+    """Median ms per backend at a few batch sizes, and the best backend's speed-up vs eager."""
+    index = _index(rs)
+    present = [b for b in SUMMARY_BACKENDS if any(r.backend == b for r in rs)]
+    lines = ["| model | part | batch | " + " | ".join(f"{b} ms" for b in present) + " | fastest (vs eager) |",
+             "|:---|:---|---:|" + "---:|" * len(present) + ":---|"]
+    keys = sorted({(r.model, r.part) for r in rs}, key=lambda k: (k[0], PARTS.index(k[1])))
+    for model, part in keys:
+        for batch in batches:
+            cells = [index.get((model, part, b, batch)) for b in present]
+            measured = [c for c in cells if c]
+            if not measured:
+                continue
+            best = min(measured, key=lambda r: r.median_s)
+            s = speedup(best, index)
+            lines.append(f"| {model} | {part} | {batch} | "
+                         + " | ".join(_ms(c.median_s) if c else "-" for c in cells)
+                         + f" | {best.backend}" + (f" ({s:.1f}x)" if s else "") + " |")
+    return lines
+
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
 
@@ -211,7 +235,7 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
     if training:
         out += ["", ("> **Measured while training ran: numbers are pessimistic.** "
                 f"{len(training)} `vaekit.train` process(es) shared the CPU during this run:")]
-        out += [f"> `{cmd}`" for cmd in training]
+        out += [f"> `{cmd}`" for cmd in sorted(set(training))]
     out += ["", "## Targets", ""]
     out += [t.line for t in targets(rs, extras)]
 
@@ -224,6 +248,7 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
         for note in info.get("notes", []):
             out.append(f"  - {note}")
 
+    out += ["", "## Summary", "", *summary_table(rs)]
     if plot_file:
         out += ["", f"![latency vs batch size, log-log]({plot_file})"]
 
@@ -306,6 +331,9 @@ def plot(rs: list[Row], path: str | Path) -> None:
                 xs, ys = zip(*pts)
                 ax.plot(xs, ys, marker="o", label=backend, color=colors[backend])
         ax.set_xscale("log", base=2)
+        batch_sizes = sorted({r.batch for r in rs})
+        ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
+        ax.minorticks_off()
         ax.set_yscale("log")
         ax.set_title(f"{model} {part}")
         ax.set_xlabel("batch size")
