@@ -91,9 +91,18 @@ class Bench:
     skipped: dict[str, str] = field(default_factory=dict)
     first_calls: dict[str, float] = field(default_factory=dict)
 
+    failed: dict[str, Exception] = field(default_factory=dict)
+
     def model(self, name: str) -> BenchModel:
+        """The prepared model (exported once); a failed export fails every case fast."""
+        if name in self.failed:
+            raise self.failed[name]
         if name not in self.models:
-            self.models[name] = prepare(self.specs[name])
+            try:
+                self.models[name] = prepare(self.specs[name])
+            except (FileNotFoundError, ValueError) as e:
+                self.failed[name] = e
+                raise
         return self.models[name]
 
     def runner(self, case: Case) -> Runner:
