@@ -33,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=None,
                    help="comma list of models (default: every shipped checkpoint + the 64x64 RGB config)")
     p.add_argument("--batches", default="1,8,64,256", help="comma list of batch sizes")
-    p.add_argument("--target-s", type=float, default=1.0, help="timed seconds per case (rounds >= 5)")
-    p.add_argument("--compile-budget-s", type=float, default=240.0,
+    p.add_argument("--target-s", type=float, default=0.6, help="timed seconds per case (rounds >= 5)")
+    p.add_argument("--max-minutes", type=float, default=14.0,
+                   help="whole-run budget: cases not started when it would be exceeded are skipped "
+                        "(with the reason in the report), leaving time for the rest of the run")
+    p.add_argument("--compile-budget-s", type=float, default=150.0,
                    help="stop compiling new modules with torch.compile once this much time is spent")
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--sgemm-n", type=int, default=4096, help="matrix size of the peak sgemm")
@@ -75,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
                VAEKIT_BENCH_TARGET_S=str(args.target_s),
                VAEKIT_BENCH_COMPILE_BUDGET_S=str(args.compile_budget_s),
                VAEKIT_BENCH_NOTES=str(out / "notes.json"))
+    # the latency cases must end early enough for step 3 (under a minute per model) and the report
+    from .models import model_specs
+
+    n_models = len(model_specs("full", args.models))
+    env["VAEKIT_BENCH_DEADLINE"] = str(start + 60 * args.max_minutes - 60 - 50 * n_models)
     if args.models:
         env["VAEKIT_BENCH_MODELS"] = args.models
     if args.threads:
