@@ -412,6 +412,13 @@ class Handlers:
         text = f"z = ({z1:.2f}, {z2:.2f}): decode {_ms(dt)} on {m.provider}"
         return m.scatter.marked(z1, z2), pp.to_display(image[0], scale=m.scale * 2), text
 
+    def explore_live(self, model: str, z1: Any, z2: Any):
+        """:meth:`explore` for slider events: leaves the outputs alone for a non-2-D model."""
+        m = self.model(model)
+        if m.latent_dim != 2 or m.scatter is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        return self.explore(model, z1, z2)
+
     def click_plot(self, model: str, evt: Any):
         """A click on the scatter (pixel x, y) -> slider values (z1, z2), clamped to the axes."""
         m = self._explorer_model(model)
@@ -598,22 +605,28 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo") -> gr.Block
                         lim = explorer_default.limit
                         z1 = gr.Slider(-lim, lim, value=0.0, step=0.01, label="z1", elem_id="z1")
                         z2 = gr.Slider(-lim, lim, value=0.0, step=0.01, label="z2", elem_id="z2")
-                        decoded = gr.Image(label="Decoded", format="png", interactive=False,
+                        start = h.explore(first.name, 0.0, 0.0) if first.scatter else (None,) * 3
+                        decoded = gr.Image(value=start[1], label="Decoded", format="png",
+                                           interactive=False,
                                            height=260, elem_classes="pixelated",
                                            elem_id="explorer-output")
-                        explore_text = gr.Textbox(label="Timing", interactive=False,
+                        explore_text = gr.Textbox(value=start[2], label="Timing", interactive=False,
                                                   elem_id="explorer-details")
-                explore = readable(h.explore)
                 ex_outputs = [plot, decoded, explore_text]
-                z1.release(explore, [picker, z1, z2], ex_outputs, api_name="explore")
-                z2.release(explore, [picker, z1, z2], ex_outputs, api_visibility="private")
+                # live: every slider change (drag, typed value, a click on the plot, a model
+                # switch) decodes; a model without a 2-D latent is skipped silently there
+                for slider in (z1, z2):
+                    slider.change(readable(h.explore_live), [picker, z1, z2], ex_outputs,
+                                  api_visibility="private")
+                # the API twin, strict: a non-2-D model is a readable error
+                explore_btn = gr.Button(visible=False)
+                explore_btn.click(readable(h.explore), [picker, z1, z2], ex_outputs,
+                                  api_name="explore")
 
                 def _click(model: str, evt: gr.SelectData):
                     return h.click_plot(model, evt)
 
-                plot.select(readable(_click), [picker], [z1, z2], api_visibility="private").then(
-                    explore, [picker, z1, z2], ex_outputs, api_visibility="private"
-                )
+                plot.select(readable(_click), [picker], [z1, z2], api_visibility="private")
 
         # ---------------------------------------------------------------- model switch
         def on_model(name: str):

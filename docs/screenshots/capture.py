@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             plot.click(position={"x": ox + px * scale, "y": oy + py * scale})
             page.wait_for_function(
                 "() => { const t = document.querySelector('#explorer-details textarea');"
-                " return t && t.value.startsWith('z = '); }")
+                " return t && t.value.startsWith('z = ') && !t.value.startsWith('z = (0.00, 0.00)'); }")
             page.wait_for_timeout(500)
             page.screenshot(path=str(out / "demo.png"))
             browser.close()

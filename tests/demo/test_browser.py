@@ -140,7 +140,7 @@ def test_latent_explorer_click_moves_the_point(page):
     plot.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.3})
     page.wait_for_function(
         "() => { const t = document.querySelector('#explorer-details textarea');"
-        " return t && t.value.startsWith('z = '); }"
+        " return t && t.value.startsWith('z = ') && !t.value.startsWith('z = (0.00, 0.00)'); }"
     )
     text = page.locator("#explorer-details textarea").input_value()
     z1, z2 = (float(v) for v in text.split("(")[1].split(")")[0].split(","))
