@@ -188,3 +188,19 @@ def test_the_app_does_not_import_torch():
 
     package = Path(vaekit.demo.__file__).parent
     assert not list(package.glob("*.pyi")), "importing the app must not write files (Gradio .pyi stubs)"
+
+
+def test_build_app_takes_runtime_vaes_by_name(exported):
+    """``build_app({name: VAE})``: the runtime object is enough, examples come from its folder."""
+    import gradio as gr
+    from vaekit.demo.app import Handlers, build_app, wrap_models
+    from vaekit.runtime import VAE
+
+    vaes = {"digits": VAE.load(exported["mnist-tiny"], providers="cpu")}
+    assert isinstance(build_app(vaes), gr.Blocks)
+    models = wrap_models(vaes)
+    assert models["digits"].examples is not None and len(models["digits"].examples.images) == 300
+    grid, text = Handlers(models).sample("digits", 0, 4, 1.0)
+    assert grid.shape == (4 * (2 * 28 + 2), 4 * (2 * 28 + 2)) and "4 samples" in text
+    with pytest.raises(ValueError, match="unknown model 'mnist-tiny'"):
+        Handlers(models).sample("mnist-tiny", 0, 4, 1.0)
