@@ -28,8 +28,12 @@ test: setup browser
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
+# Export any shipped checkpoint whose ONNX graphs are missing or stale, then serve the app.
 demo: setup
-	$(PY) -m vaekit.demo
+	@for c in checkpoints/*/; do \
+		if [ -f "$$c/model.safetensors" ]; then $(PY) -m vaekit.export "$$c" --if-missing --quiet || exit 1; fi; \
+	done
+	$(PY) -m vaekit.demo $(DEMO_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks.run
