@@ -81,7 +81,18 @@ def describe() -> dict[str, object]:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg": list(os.getloadavg()),
         "training_processes": training_processes(),
+        "inductor_cache": inductor_cache(),
     }
+
+
+def inductor_cache() -> str:
+    """Whether torch.compile's on-disk cache already holds compiled code (compiles are faster)."""
+    import getpass
+
+    folder = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or f"/tmp/torchinductor_{getpass.getuser()}")
+    if folder.is_dir() and any(folder.iterdir()):
+        return f"warm ({folder} existed before the run: compile times may be cache hits)"
+    return f"cold ({folder} was empty or absent before the run)"
 
 
 @dataclass(frozen=True)

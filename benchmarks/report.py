@@ -267,7 +267,8 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
     if compile_rows:
         out += ["", "torch.compile first calls (compile included): " + ", ".join(
             f"{r.model}/{r.part} b{r.batch} {r.first_call_s:.1f} s" for r in compile_rows)
-            + f"; compiling took {notes.get('compile_spent_s', 0):.0f} s in all."]
+            + f"; compiling took {notes.get('compile_spent_s', 0):.0f} s in all; inductor cache "
+            + f"{m.get('inductor_cache', 'state unknown')}."]
 
     skipped = notes.get("skipped", {})
     if skipped:
