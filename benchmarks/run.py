@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / "latency.png", png.read_bytes())
     text = report.render(rows, extras)
     atomic_write_text(out / "REPORT.md", text)
+    for name in ("REPORT.md", "extras.json", "latency.png", "benchmark.json"):
+        (out / name).chmod(0o644)  # mkstemp makes files private; results are for everyone
     print("\n".join(t.line for t in report.targets(rows, extras)))
     print(f"wrote {out / 'REPORT.md'}, {out / 'latency.png'}, {out / 'benchmark.json'} "
           f"in {extras['elapsed_s'] / 60:.1f} min")
