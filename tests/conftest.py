@@ -1,49 +1,49 @@
-"""Shared fixtures: tiny data written by the tests themselves, and the real data when present."""
+"""Shared fixtures: tiny data and a tiny exported model built by the tests, and the real data when present.
+
+The helpers behind them (fake MNIST writer, tiny checkpoint) are plain functions in
+``tests/support.py``; any test imports them with ``from support import ...``.
+"""
 
 from __future__ import annotations
 
-import struct
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# pytest's default "prepend" import mode already puts tests/ on sys.path for this conftest;
+# say it explicitly so `from support import ...` works under any --import-mode too.
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 
-def write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write uint8 images [N, 28, 28] and labels [N] as the official uncompressed IDX files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    n, h, w = images.shape
-    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-        struct.pack(">IIII", 0x803, n, h, w) + images.astype(np.uint8).tobytes()
-    )
-    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
-        struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes()
-    )
-
-
-def fake_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Blurry bars whose position encodes the label: learnable, deterministic, 28x28 uint8."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = np.zeros((n, 28, 28), dtype=np.uint8)
-    for i, y in enumerate(labels):
-        col = 3 + 2 * int(y)
-        images[i, 4:24, col : col + 3] = 255
-        images[i] = np.clip(images[i] + rng.integers(0, 40, (28, 28)), 0, 255)
-    return images, labels
+from support import tiny_checkpoint, write_fake_mnist
 
 
 @pytest.fixture(scope="session")
 def tiny_mnist_root(tmp_path_factory) -> Path:
-    """A data root with MNIST/raw/* holding 320 training and 64 test fake digits."""
-    root = tmp_path_factory.mktemp("data")
-    raw = root / "MNIST" / "raw"
-    write_idx(raw, "train", *fake_digits(320, 0))
-    write_idx(raw, "t10k", *fake_digits(64, 1))
-    return root
+    """A data root with MNIST/raw/* holding 320 training and 64 test fake digits (bars placed by label)."""
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), train=320, test=64)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    """Checkpoint folder of a fresh tiny model whose ``onnx/`` holds fp32, fp16 and int8 graphs.
+
+    Built once per session (~25 s on 2 busy cores) for tests/export, tests/runtime and
+    tests/test_readme_embed.py: ``tiny_checkpoint`` (``VAEConfig(dim=8, dim_mults=(1, 2),
+    latent_dim=2)``) on a fake MNIST of 16 training and 80 test images (bars placed by label),
+    exported with ``examples.npz`` from those 80 test images.
+    """
+    from vaekit.export import export_checkpoint
+
+    base = tmp_path_factory.mktemp("tiny-export")
+    ckpt = tiny_checkpoint(base / "ckpt", write_fake_mnist(base / "data", train=16, test=80))
+    export_checkpoint(ckpt, fp16=True, int8=True, progress=False)
+    return ckpt
 
 
 @pytest.fixture(scope="session")

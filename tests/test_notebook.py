@@ -8,12 +8,12 @@ skipped (with the reason) when no checkpoint or none of their data is present.
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from support import write_fake_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "reproduce.ipynb"
@@ -50,23 +50,11 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
-def write_fake_mnist(root: Path, *, test: int = 30, train: int = 8) -> None:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", train), ("t10k", test)):
-        images = (rng.random((n, 28, 28)) ** 3 * 255).astype(np.uint8)
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            struct.pack(">IIII", 0x0803, n, 28, 28) + images.tobytes())
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            struct.pack(">II", 0x0801, n) + (np.arange(n) % 10).astype(np.uint8).tobytes())
-
-
 def test_notebook_rebuilds_figures_and_metrics_of_tiny_checkpoints(tmp_path, monkeypatch):
     from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
 
     data_root = tmp_path / "data"
-    write_fake_mnist(data_root)
+    write_fake_mnist(data_root, train=8, test=30, style="noise")
     checkpoints = tmp_path / "checkpoints"
     torch.manual_seed(0)
     for name, latent in (("mnist-z2", 2), ("tiny-z3", 3)):

@@ -6,7 +6,6 @@ README.md when it has one, else from runtime/EMBED.md (where it is written first
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -26,17 +25,6 @@ def embed_block() -> tuple[Path, str]:
                 if re.search(r"^import .*\bonnxruntime\b", block, re.MULTILINE) and "decoder.onnx" in block:
                     return source, block
     pytest.fail("no ```python block opening decoder.onnx with onnxruntime in README.md or runtime/EMBED.md")
-
-
-@pytest.fixture(scope="session")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    name = "vaekit_tests_shared_export"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "export" / "_shared.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].tiny_export(tmp_path_factory)
 
 
 def test_embed_example_is_short_and_vaekit_free():

@@ -1,7 +1,8 @@
 """Fixtures of the demo tests: two tiny freshly exported models and a live server on a free port.
 
 * ``mnist-tiny``: ``VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=2)`` on a fake MNIST
-  written here (bars placed by label), exported with examples.npz (300 test images).
+  written by ``support.write_fake_mnist`` (bars placed by label), exported with examples.npz
+  (300 test images).
 * ``rgb-tiny``: 3 x 16 x 16 pictures, a 3-D latent and no dataset, so no examples: the
   paths a colour, non-2-D model takes (no sketchpad, no explorer, no built-in examples).
 
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
+from support import tiny_checkpoint, write_fake_mnist
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -26,41 +26,15 @@ ARTIFACTS = REPO / "test-artifacts"
 TEST_IMAGES = 300
 
 
-def _write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    n, h, w = images.shape
-    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-        struct.pack(">IIII", 0x803, n, h, w) + images.astype(np.uint8).tobytes())
-    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
-        struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
-
-
-def fake_mnist(root: Path) -> Path:
-    """MNIST/raw under ``root``: 16 training and TEST_IMAGES test digits (a bar per label)."""
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 16), ("t10k", TEST_IMAGES)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, y in enumerate(labels):
-            images[i, 4:24, 3 + 2 * y : 6 + 2 * y] = 255
-        _write_idx(root / "MNIST" / "raw", prefix, images, labels)
-    return root
-
-
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory) -> dict[str, Path]:
     """``{"mnist-tiny": export folder, "rgb-tiny": export folder}`` (fp32 graphs, ~20 s)."""
-    import torch
     from vaekit.export import export_checkpoint
-    from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
+    from vaekit.train import VAEConfig, build_model, save_checkpoint
 
     base = tmp_path_factory.mktemp("demo-models")
-    data = fake_mnist(base / "data")
-    torch.manual_seed(0)
-    mnist = save_checkpoint(
-        base / "mnist-tiny", build_model(VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=2)),
-        data=DataConfig(dataset="mnist", data_root=str(data)),
-    )
+    data = write_fake_mnist(base / "data", train=16, test=TEST_IMAGES)
+    mnist = tiny_checkpoint(base / "mnist-tiny", data)  # torch.manual_seed(0), then the rgb model
     rgb = save_checkpoint(
         base / "rgb-tiny",
         build_model(VAEConfig(in_channels=3, image_size=16, dim=8, dim_mults=(1, 2),

@@ -1,44 +1,24 @@
 """The figures of issue 4: each file is produced with the grid geometry its layout implies.
 
-Everything runs on a tiny freshly built model and a fake MNIST written here in torchvision's
-layout (``MNIST/raw/*-idx?-ubyte``), so no real data or trained checkpoint is needed.
+Everything runs on a tiny freshly built model and a fake MNIST of noise images written by
+``support.write_fake_mnist`` in torchvision's layout (``MNIST/raw/*-idx?-ubyte``), so no real
+data or trained checkpoint is needed.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
+from support import tiny_checkpoint, write_fake_mnist
+from vaekit.train import VAEConfig, build_model
 from vaekit.train import figures as F
 
 CLASSES = tuple(str(i) for i in range(10))
-
-
-def write_fake_mnist(root: Path, *, test: int = 40, train: int = 8, seed: int = 0) -> Path:
-    """Four uncompressed IDX files under ``root/MNIST/raw`` (torchvision's MNIST layout)."""
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for prefix, n in (("train", train), ("t10k", test)):
-        images = (rng.random((n, 28, 28)) ** 3 * 255).astype(np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            struct.pack(">IIII", 0x0803, n, 28, 28) + images.tobytes())
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            struct.pack(">II", 0x0801, n) + labels.tobytes())
-    return root
-
-
-def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2) -> Path:
-    torch.manual_seed(0)
-    model = build_model(VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=latent_dim))
-    return save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -170,7 +150,7 @@ def test_latent_space_scatter_has_legend_and_sigma_contours(tmp_path):
 
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory):
-    return write_fake_mnist(tmp_path_factory.mktemp("data"))
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), train=8, test=40, style="noise")
 
 
 def test_make_figures_writes_every_figure_of_a_2d_model(tmp_path, fake_root):

@@ -1,0 +1,73 @@
+"""Plain helpers shared by the tests: a fake MNIST on disk and a tiny freshly built checkpoint.
+
+Import it as ``from support import ...``: ``tests/conftest.py`` puts ``tests/`` on ``sys.path``
+for every test folder. No fixtures live here (they are in ``tests/conftest.py``); nothing runs
+at import time, and torch is imported only by ``tiny_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+STYLES = ("bars", "noise")
+
+
+def write_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write images [N, H, W] and labels [N] (uint8 values) as torchvision's uncompressed IDX files.
+
+    ``folder/{prefix}-images-idx3-ubyte`` and ``folder/{prefix}-labels-idx1-ubyte``; ``prefix``
+    is ``"train"`` or ``"t10k"`` for MNIST. ``folder`` is created when missing.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    n, h, w = images.shape
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        struct.pack(">IIII", 0x803, n, h, w) + images.astype(np.uint8).tobytes())
+    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+        struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
+
+
+def write_fake_mnist(root: Path, *, train: int, test: int, seed: int = 0,
+                     style: Literal["bars", "noise"] = "bars") -> Path:
+    """Write ``root/MNIST/raw`` with ``train`` training and ``test`` test 28 x 28 images; return ``root``.
+
+    Both splits come from one ``np.random.default_rng(seed)``, training split first, so
+    the same arguments always write the same bytes.
+
+    * ``"bars"``: learnable, labelled digits. Labels are random in 0-9; each image is noise in
+      [0, 40) with a white 20 x 3 bar whose column is ``3 + 2 * label``.
+    * ``"noise"``: ``rng.random() ** 3`` noise (mostly dark, like MNIST's ink), labels
+      ``0, 1, ..., 9, 0, ...`` in order (every class present in any 10 images).
+    """
+    if style not in STYLES:
+        raise ValueError(f"unknown fake MNIST style {style!r}; choose one of {STYLES}")
+    raw = root / "MNIST" / "raw"
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", train), ("t10k", test)):
+        if style == "bars":
+            labels = rng.integers(0, 10, n)
+            images = rng.integers(0, 40, (n, 28, 28))
+            for i, y in enumerate(labels):
+                images[i, 4:24, 3 + 2 * y : 6 + 2 * y] = 255
+        else:
+            images = (rng.random((n, 28, 28)) ** 3 * 255).astype(np.uint8)
+            labels = np.arange(n) % 10
+        write_idx(raw, prefix, images, labels)
+    return root
+
+
+def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2, seed: int = 0) -> Path:
+    """Save a freshly initialised ``VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=latent_dim)``.
+
+    The weights come from ``torch.manual_seed(seed)``; the checkpoint's data config points at
+    MNIST under ``data_root`` (e.g. a ``write_fake_mnist`` root). Returns the checkpoint folder.
+    """
+    import torch
+    from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_model(VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=latent_dim))
+    return save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
