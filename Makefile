@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.vaekit-installed
 EXTRAS ?= train,gpu,demo,dev
 PYTEST_ARGS ?=
 
-.PHONY: setup browser test demo bench clean
+.PHONY: setup browser lint test demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,7 @@ browser:
 
 # pytest exits 5 when it collects no test: that is a pass with a message, not a failure.
 test: setup browser
+	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,16 @@ from vaekit.runtime.contract import (
     graph_shapes,
     metadata_props,
 )
-from vaekit.train.checkpoint import WEIGHTS, file_sha256, load_configs, load_model, vaekit_version
-from vaekit.train.config import DataConfig, default_data_root, dump_json
-from vaekit.train.data import ImageSplit, load_split
+from vaekit.train.checkpoint import (
+    WEIGHTS,
+    file_sha256,
+    load_checkpoint_split,
+    load_configs,
+    load_model,
+    vaekit_version,
+)
+from vaekit.train.config import DataConfig, dump_json
+from vaekit.train.data import ImageSplit
 from vaekit.train.model import VAE
 
 from .freshness import default_out
@@ -93,7 +99,7 @@ def export_checkpoint(
     tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary folder
     try:
         stage("test images")
-        test, note = _test_images(model, data_cfg, data_root)
+        test, note = _test_images(model, checkpoint, data_root)
         bar.update()
         contract = _contract(model, data_cfg, checkpoint)
         contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
@@ -205,25 +211,18 @@ def _file_entry(path: Path, contract: dict[str, Any], graph: str, model: onnx.Mo
     }
 
 
-def _test_images(model: VAE, data_cfg: DataConfig | None, data_root: str | None
+def _test_images(model: VAE, checkpoint: Path, data_root: str | None
                  ) -> tuple[ImageSplit | None, str]:
     """The checkpoint's test split (or None and the reason)."""
-    if data_cfg is None:
-        return None, "the checkpoint's config.json names no dataset"
-    roots = [data_root] if data_root else list(dict.fromkeys([data_cfg.data_root, default_data_root()]))
-    reason = ""
-    for root in roots:
-        try:
-            split = load_split(replace(data_cfg, data_root=root, download=False, limit=0), "test")
-        except FileNotFoundError as e:
-            reason = f"the {data_cfg.dataset} test split is not under {root} ({str(e).splitlines()[0]})"
-            continue
-        cfg = model.config
-        want = (cfg.in_channels, cfg.image_size, cfg.image_size)
-        if tuple(split.images.shape[1:]) != want:
-            return None, f"the test images are {tuple(split.images.shape[1:])}, the model takes {want}"
-        return split, ""
-    return None, reason
+    try:
+        split = load_checkpoint_split(checkpoint, "test", data_root=data_root)
+    except (FileNotFoundError, ValueError) as e:
+        return None, str(e).splitlines()[0]
+    cfg = model.config
+    want = (cfg.in_channels, cfg.image_size, cfg.image_size)
+    if tuple(split.images.shape[1:]) != want:
+        return None, f"the test images are {tuple(split.images.shape[1:])}, the model takes {want}"
+    return split, ""
 
 
 def _order(n: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from support import tiny_checkpoint, write_fake_mnist
+from support import tiny_checkpoint, write_fake_mnist  # noqa: E402  (after the sys.path line)
 
 
 @pytest.fixture(scope="session")

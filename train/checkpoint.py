@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ from .config import (
     TrainConfig,
     VAEConfig,
     data_config_from_dict,
+    default_data_root,
     dump_json,
     model_config_from_dict,
     train_config_from_dict,
 )
+from .data import ImageSplit, load_split
 from .model import VAE, build_model
 
 CONFIG, WEIGHTS, METRICS, RESUME = "config.json", "model.safetensors", "metrics.json", "resume.pt"
@@ -160,6 +163,28 @@ def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu")
             f"unexpected {unexpected[:5]}; the weights come from a different architecture"
         )
     return model.to(device).eval()
+
+
+def load_checkpoint_split(
+    checkpoint: str | os.PathLike, split: str = "test", *, limit: int = 0,
+    data_root: str | None = None,
+) -> ImageSplit:
+    """The first ``limit`` (0: all) images of ``split`` of the checkpoint's own dataset.
+
+    The data root is ``data_root`` when given, else the one in ``config.json`` if it exists
+    on this machine, else the default (``../shared/data`` or ``./data``): a checkpoint trained
+    elsewhere still finds its data here.
+    """
+    _, data_cfg, _ = load_configs(checkpoint)
+    if data_cfg is None:
+        raise ValueError(f"{checkpoint}/config.json has no data section, so its dataset is "
+                         f"unknown: retrain with `python -m vaekit.train` or add a data section")
+    root = data_root or (data_cfg.data_root if Path(data_cfg.data_root).is_dir()
+                         else default_data_root())
+    data = load_split(replace(data_cfg, data_root=root, download=False, limit=0), split)
+    if limit:
+        data = ImageSplit(data.images[:limit], data.labels[:limit], data.classes)
+    return data
 
 
 def load_resume(folder: str | os.PathLike) -> dict[str, Any]:

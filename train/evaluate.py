@@ -14,12 +14,11 @@ import json
 import math
 import sys
 import time
-from dataclasses import replace
 
 import torch
 from tqdm import tqdm
 
-from .data import ImageSplit, batches, binarize, load_split
+from .data import ImageSplit, batches, binarize
 from .model import VAE
 from .objective import log_mean_exp, nats_to_bits_per_dim
 
@@ -93,8 +92,7 @@ def evaluate_iwae(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import load_configs, load_model
-    from .data import DatasetNotFoundError
+    from .checkpoint import load_checkpoint_split, load_configs, load_model
 
     p = argparse.ArgumentParser(prog="python -m vaekit.train.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,31 +110,26 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model = load_model(args.checkpoint, device=args.device)
-        _, data_cfg, _ = load_configs(args.checkpoint)
-        if data_cfg is None:
-            p.error(f"{args.checkpoint}/config.json has no data section: cannot tell the dataset")
-        if args.data_root:
-            data_cfg = replace(data_cfg, data_root=args.data_root)
-        data = load_split(replace(data_cfg, download=False, limit=0), args.split)
+        data = load_checkpoint_split(args.checkpoint, args.split, limit=args.limit,
+                                     data_root=args.data_root)
+        dataset = load_configs(args.checkpoint)[1].dataset
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.limit:
-        data = ImageSplit(data.images[: args.limit], data.labels[: args.limit], data.classes)
 
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
     elbo = evaluate_elbo(model, data, seed=args.seed, device=args.device, progress=True)
     iwae = evaluate_iwae(model, data, samples=args.samples, seed=args.seed, device=args.device)
     seconds = time.perf_counter() - t0
-    result = {"split": args.split, "dataset": data_cfg.dataset, **elbo, **iwae,
+    result = {"split": args.split, "dataset": dataset, **elbo, **iwae,
               "eval_seconds": round(seconds, 1), "threads": torch.get_num_threads()}
     if args.json:
         from .checkpoint import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     print(
-        f"{data_cfg.dataset} {args.split} ({len(data)} images): "
+        f"{dataset} {args.split} ({len(data)} images): "
         f"ELBO {elbo['elbo_nats']:.2f} nats/image ({elbo['bits_per_dim']:.4f} bits/dim) | "
         f"IS log-likelihood (K={args.samples}) {iwae['log_likelihood_nats']:.2f} "
         f"+/- {iwae['log_likelihood_stderr']:.2f} nats/image "

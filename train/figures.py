@@ -25,16 +25,20 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoint import WEIGHTS, atomic_write_bytes, file_sha256, load_configs
-from .config import default_data_root
-from .data import ImageSplit, load_split
+from .checkpoint import (
+    WEIGHTS,
+    atomic_write_bytes,
+    file_sha256,
+    load_checkpoint_split,
+)
+from .data import ImageSplit
 
 #: file names, fixed by the README and the notebook
 RECONSTRUCTIONS = "reconstructions.png"
@@ -452,22 +456,9 @@ class FigureSet:
 
 
 def load_test_images(checkpoint: str | os.PathLike, *, limit: int = 0,
-                data_root: str | None = None) -> ImageSplit:
-    """The first ``limit`` (0: all) test images of the checkpoint's own dataset.
-
-    The data root is ``data_root`` when given, else the one in ``config.json`` if it exists
-    on this machine, else the default (``../shared/data`` or ``./data``).
-    """
-    _, data_cfg, _ = load_configs(checkpoint)
-    if data_cfg is None:
-        raise ValueError(f"{checkpoint}/config.json has no data section, so the test set is "
-                         f"unknown: retrain with `python -m vaekit.train` or add a data section")
-    root = data_root or (data_cfg.data_root if Path(data_cfg.data_root).is_dir()
-                         else default_data_root())
-    data = load_split(replace(data_cfg, data_root=root, download=False, limit=0), "test")
-    if limit:
-        data = ImageSplit(data.images[:limit], data.labels[:limit], data.classes)
-    return data
+                     data_root: str | None = None) -> ImageSplit:
+    """The first ``limit`` (0: all) test images of the checkpoint's own dataset."""
+    return load_checkpoint_split(checkpoint, "test", limit=limit, data_root=data_root)
 
 
 def make_figures(

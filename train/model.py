@@ -15,7 +15,7 @@ hard-coded.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -32,10 +32,10 @@ from .objective import (
     standard_normal_log_prob,
 )
 
-MODELS: dict[str, type["VAE"]] = {}
+MODELS: dict[str, type[VAE]] = {}
 
 
-def register(name: str) -> Callable[[type["VAE"]], type["VAE"]]:
+def register(name: str) -> Callable[[type[VAE]], type[VAE]]:
     """Register a VAE variant under the ``model_type`` its config declares."""
 
     def wrap(cls: type[VAE]) -> type[VAE]:

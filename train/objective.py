@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LIKELIHOODS: dict[str, type["Likelihood"]] = {}
+LIKELIHOODS: dict[str, type[Likelihood]] = {}
 
 
 def register_likelihood(name: str):
@@ -27,7 +27,7 @@ def register_likelihood(name: str):
     return wrap
 
 
-def get_likelihood(name: str) -> "Likelihood":
+def get_likelihood(name: str) -> Likelihood:
     if name not in LIKELIHOODS:
         raise ValueError(f"unknown likelihood {name!r}; choose one of {sorted(LIKELIHOODS)}")
     return LIKELIHOODS[name]()

@@ -1,7 +1,6 @@
 import pytest
 import torch
 from torch import nn
-
 from vaekit.train.blocks import ConvBlock, Downsample, ResidualBlock, Upsample, make_norm
 
 

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from vaekit.train.config import DataConfig
 from vaekit.train.data import DatasetNotFoundError, batches, celeba_frame, load_split
 

@@ -3,7 +3,6 @@ import sys
 
 import pytest
 import torch
-
 from vaekit.train import VAEConfig, build_model, load_model
 from vaekit.train.__main__ import parse
 from vaekit.train.config import BetaVAEConfig, DataConfig, TrainConfig

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from vaekit.train import MODELS, BetaVAE, BetaVAEConfig, VAEConfig, build_model
 from vaekit.train.config import model_config_from_dict
 from vaekit.train.model import bottleneck_shape

@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-
 from vaekit.train import VAEConfig, build_model
 from vaekit.train.objective import (
     gaussian_kl,
