@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -92,7 +93,13 @@ def evaluate_iwae(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import load_checkpoint_split, load_configs, load_model
+    from .checkpoint import (
+        METRICS,
+        atomic_write_text,
+        load_checkpoint_split,
+        load_configs,
+        load_model,
+    )
 
     p = argparse.ArgumentParser(prog="python -m vaekit.train.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None, help="override the data root in config.json")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--save", action="store_true",
+                   help="record the results in CHECKPOINT/metrics.json (key: the split name)")
     args = p.parse_args(argv)
     if args.samples < 1:
         p.error("--samples must be >= 1")
@@ -125,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {"split": args.split, "dataset": dataset, **elbo, **iwae,
               "eval_seconds": round(seconds, 1), "threads": torch.get_num_threads()}
     if args.json:
-        from .checkpoint import atomic_write_text
-
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    if args.save:
+        path = Path(args.checkpoint) / METRICS
+        metrics = json.loads(path.read_text()) if path.is_file() else {}
+        metrics[args.split] = result
+        atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(
         f"{dataset} {args.split} ({len(data)} images): "
         f"ELBO {elbo['elbo_nats']:.2f} nats/image ({elbo['bits_per_dim']:.4f} bits/dim) | "

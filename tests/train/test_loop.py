@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -98,8 +99,13 @@ def test_evaluate_cli_prints_elbo_and_importance_bound_last(tiny_mnist_root, tmp
     train(TINY, _data(tiny_mnist_root), TrainConfig(out=str(out), epochs=1, max_steps=3),
           progress=False)
     proc = subprocess.run(
-        [sys.executable, "-m", "vaekit.train.evaluate", str(out), "--samples", "8", "--limit", "16"],
+        [sys.executable, "-m", "vaekit.train.evaluate", str(out), "--samples", "8", "--limit", "16",
+         "--save"],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert "16 images" in last and "ELBO" in last and "IS log-likelihood (K=8)" in last
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["test"]["images"] == 16 and saved["test"]["samples"] == 8
+    assert saved["test"]["log_likelihood_nats"] >= saved["test"]["elbo_nats"] - 5  # same ballpark
+    assert saved["history"]  # the training history is kept
