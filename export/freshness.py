@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
-from vaekit.runtime.contract import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file
+from vaekit.runtime.contract import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file, sha256_file
 
 WEIGHTS = "model.safetensors"  # vaekit.train.checkpoint.WEIGHTS, repeated to keep torch out
 
 
 def default_out(checkpoint: str | os.PathLike) -> Path:
     return Path(checkpoint) / ONNX_SUBFOLDER
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,

@@ -17,6 +17,7 @@ imports it so that both sides share one definition.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -122,3 +123,12 @@ def read_contract(folder: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(contract[k], int) or contract[k] < 1:
             raise ValueError(f"{path}: {k} must be a positive integer, got {contract[k]!r}")
     return contract
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (graphs and checkpoints can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

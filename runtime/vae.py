@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import logging
 import os
 import sys
@@ -36,6 +35,7 @@ from .contract import (
     graph_shapes,
     metadata_props,
     read_contract,
+    sha256_file,
 )
 
 log = logging.getLogger("vaekit.runtime")
@@ -125,12 +125,10 @@ def _provider_name(spec: ProviderSpec) -> str:
 # ----------------------------------------------------------------------------- sessions
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _require_finite(a: np.ndarray, what: str, kinds: str, fix: str) -> None:
+    bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+    if bad:
+        raise ValueError(f"{what} contain {bad} non-finite values ({kinds}): {fix}")
 
 
 def _session(
@@ -253,7 +251,7 @@ class VAE:
                     f"{folder}{hint}`"
                 )
             recorded = _recorded_sha(contract, graph, precision)
-            if recorded is not None and _sha256(file) != recorded:
+            if recorded is not None and sha256_file(file) != recorded:
                 raise ValueError(
                     f"{file} is corrupt or was replaced: its sha256 differs from the one in "
                     f"vaekit.json; re-export with `python -m vaekit.export CHECKPOINT --out {folder}`"
@@ -394,12 +392,7 @@ class VAE:
                 f"(e.g. images.astype(np.uint8) for 0..255 integers)"
             )
         x = np.ascontiguousarray(x, dtype=np.float32)
-        finite = np.isfinite(x)
-        if not finite.all():
-            raise ValueError(
-                f"images contain {int((~finite).sum())} non-finite values (NaN or inf): "
-                f"clean them (np.nan_to_num) before encoding"
-            )
+        _require_finite(x, "images", "NaN or inf", "clean them (np.nan_to_num) before encoding")
         lo, hi = float(x.min()), float(x.max())
         if lo < 0 or hi > 1:
             raise ValueError(
@@ -443,12 +436,7 @@ class VAE:
             raise ValueError(f"latents have dtype {z.dtype}: pass real numbers (float32)")
         with np.errstate(over="ignore"):  # too large for float32 becomes inf, reported below
             z = np.ascontiguousarray(z, dtype=np.float32)
-        finite = np.isfinite(z)
-        if not finite.all():
-            raise ValueError(
-                f"latents contain {int((~finite).sum())} non-finite values (NaN or inf, or too "
-                f"large for float32): pass finite latents"
-            )
+        _require_finite(z, "latents", "NaN or inf, or too large for float32", "pass finite latents")
         return z, single
 
     def _endpoint(self, v: Any, name: str) -> np.ndarray:
