@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +190,3 @@ def train(
         save_checkpoint(out, model, data=data_config, train=cfg, metrics=metrics, resume=resume)
         _write_csv(out / "metrics.csv", history)
     return model, history
-
-
-def config_summary(*configs: Any) -> dict[str, Any]:
-    return {type(c).__name__: asdict(c) for c in configs}
