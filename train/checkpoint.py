@@ -10,6 +10,7 @@ leaves a half-written file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -107,8 +108,6 @@ def save_checkpoint(
 
 
 def _torch_bytes(obj: Any) -> bytes:
-    import io
-
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getvalue()

@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         load_configs,
         load_model,
     )
+    from .config import dump_json
 
     p = argparse.ArgumentParser(prog="python -m vaekit.train.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {"split": args.split, "dataset": dataset, **elbo, **iwae,
               "eval_seconds": round(seconds, 1), "threads": torch.get_num_threads()}
     if args.json:
-        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, dump_json(result))
     if args.save:
         path = Path(args.checkpoint) / METRICS
         metrics = json.loads(path.read_text()) if path.is_file() else {}
         metrics[args.split] = result
-        atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(path, dump_json(metrics))
     print(
         f"{dataset} {args.split} ({len(data)} images): "
         f"ELBO {elbo['elbo_nats']:.2f} nats/image ({elbo['bits_per_dim']:.4f} bits/dim) | "
