@@ -6,9 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from vaekit.runtime.contract import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file, sha256_file
-
-WEIGHTS = "model.safetensors"  # vaekit.train.checkpoint.WEIGHTS, repeated to keep torch out
+from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, WEIGHTS, graph_files, sha256_file
 
 
 def default_out(checkpoint: str | os.PathLike) -> Path:
@@ -29,5 +27,5 @@ def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None =
     if contract.get("checkpoint_sha256") != sha256_file(checkpoint / WEIGHTS):
         return False
     wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
-    files = [graph_file(g, p) for p in ("fp32", *wanted) for g in ("encoder", "decoder")]
+    files = [f for p in ("fp32", *wanted) for f in graph_files(p)]
     return all((out / f).is_file() for f in files)

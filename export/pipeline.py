@@ -19,7 +19,7 @@ import onnx
 import onnxruntime as ort
 import torch
 from tqdm import tqdm
-from vaekit.runtime.contract import (
+from vaekit.format import (
     CONTRACT_FILE,
     DECODER_INPUTS,
     DECODER_OUTPUTS,
@@ -28,13 +28,13 @@ from vaekit.runtime.contract import (
     EXAMPLES_FILE,
     FORMAT,
     FORMAT_VERSION,
+    WEIGHTS,
     graph_file,
     graph_shapes,
     metadata_props,
+    sha256_file,
 )
 from vaekit.train.checkpoint import (
-    WEIGHTS,
-    file_sha256,
     load_checkpoint_split,
     load_configs,
     load_model,
@@ -177,7 +177,7 @@ def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict
         "latent_dim": cfg.latent_dim,
         "likelihood": cfg.likelihood,
         "dataset": data_cfg.dataset if data_cfg is not None else "unknown",
-        "checkpoint_sha256": file_sha256(checkpoint / WEIGHTS),
+        "checkpoint_sha256": sha256_file(checkpoint / WEIGHTS),
         "vaekit_version": vaekit_version(),
         "opset": OPSET,
         "checkpoint": str(checkpoint),
@@ -207,7 +207,7 @@ def _file_entry(path: Path, contract: dict[str, Any], graph: str, model: onnx.Mo
         "outputs": {n: shapes[n] for n in names[1]},
         "opset": graph_opset(model),
         "bytes": path.stat().st_size,
-        "sha256": file_sha256(path),
+        "sha256": sha256_file(path),
     }
 
 

@@ -1,71 +1,39 @@
-"""The export contract: what an export folder holds and how its two graphs look.
+"""Find an export folder and read its contract (``vaekit.json``), checked.
 
-An export folder (``python -m vaekit.export CHECKPOINT``, by default ``CHECKPOINT/onnx``)::
-
-    encoder.onnx    image float32 [N, C, H, W] in [0, 1] -> mean, logvar float32 [N, D]
-    decoder.onnx    z float32 [N, D] -> image float32 [N, C, H, W] in [0, 1] (likelihood mean)
-    vaekit.json     the contract below, parity numbers, file sizes and sha256s
-    examples.npz    optional: real test images (images uint8 [N, C, H, W], labels int64 [N],
-                    classes str [K]) for demos and figures
-    *.fp16.onnx, *.int8.onnx   optional half-precision / quantised copies (same contract)
-
-``N`` is a dynamic axis. Every graph also carries the :data:`CONTRACT_KEYS` as ONNX
-``metadata_props`` (all values as strings) plus ``graph`` and ``precision``, so a graph
-alone describes itself. This module is numpy/onnxruntime-free and torch-free; the exporter
-imports it so that both sides share one definition.
+The names and the contract itself (file names, keys, graph inputs and outputs) are defined
+once in :mod:`vaekit.format` and re-exported here. This module is numpy/onnxruntime-free and
+torch-free.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-FORMAT = "vaekit-onnx"
-FORMAT_VERSION = 1
-CONTRACT_FILE = "vaekit.json"
-EXAMPLES_FILE = "examples.npz"
-ONNX_SUBFOLDER = "onnx"  # where `python -m vaekit.export CHECKPOINT` puts graphs by default
-PRECISIONS = ("fp32", "fp16", "int8")
-
-#: facts stored both in vaekit.json (top level) and in each graph's metadata_props
-CONTRACT_KEYS = (
-    "channels", "height", "width", "latent_dim", "likelihood", "dataset",
-    "checkpoint_sha256", "vaekit_version", "opset",
+# the vocabulary lives in vaekit.format (torch-free, numpy-free); re-exported here so that
+# `from vaekit.runtime.contract import ...` keeps working
+from vaekit.format import (  # noqa: F401
+    CONFIG,
+    CONTRACT_FILE,
+    CONTRACT_KEYS,
+    DECODER_INPUTS,
+    DECODER_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    EXAMPLES_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    GRAPH_NAMES,
+    ONNX_SUBFOLDER,
+    PRECISIONS,
+    graph_file,
+    graph_files,
+    graph_shapes,
+    metadata_props,
+    sha256_file,
 )
-
-ENCODER_INPUTS = ("image",)
-ENCODER_OUTPUTS = ("mean", "logvar")
-DECODER_INPUTS = ("z",)
-DECODER_OUTPUTS = ("image",)
-GRAPH_NAMES = {"encoder": (ENCODER_INPUTS, ENCODER_OUTPUTS), "decoder": (DECODER_INPUTS, DECODER_OUTPUTS)}
-
-
-def graph_file(graph: str, precision: str = "fp32") -> str:
-    """``encoder.onnx``, ``decoder.fp16.onnx``, ``encoder.int8.onnx``, ..."""
-    if graph not in GRAPH_NAMES:
-        raise ValueError(f"unknown graph {graph!r}; choose one of {tuple(GRAPH_NAMES)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-    return f"{graph}.onnx" if precision == "fp32" else f"{graph}.{precision}.onnx"
-
-
-def graph_shapes(contract: dict[str, Any], graph: str) -> dict[str, list[int | str]]:
-    """Declared shapes of a graph's inputs and outputs (``"N"`` is the dynamic batch axis)."""
-    c, h, w, d = (int(contract[k]) for k in ("channels", "height", "width", "latent_dim"))
-    image, z = ["N", c, h, w], ["N", d]
-    if graph == "encoder":
-        return {"image": image, "mean": z, "logvar": z}
-    return {"z": z, "image": image}
-
-
-def metadata_props(contract: dict[str, Any], *, graph: str, precision: str) -> dict[str, str]:
-    """The string key/values written into a graph's ``metadata_props``."""
-    props = {k: str(contract[k]) for k in CONTRACT_KEYS}
-    props.update(format=f"{FORMAT}/{FORMAT_VERSION}", graph=graph, precision=precision)
-    return props
 
 
 def find_export_dir(path: str | os.PathLike) -> Path:
@@ -77,7 +45,7 @@ def find_export_dir(path: str | os.PathLike) -> Path:
     if not path.exists():
         raise FileNotFoundError(
             f"{path} does not exist: pass an export folder (holding {CONTRACT_FILE}, "
-            f"encoder.onnx, decoder.onnx) or a checkpoint folder exported with "
+            f"{', '.join(graph_files())}) or a checkpoint folder exported with "
             f"`python -m vaekit.export CHECKPOINT`"
         )
     if path.is_file():
@@ -89,7 +57,7 @@ def find_export_dir(path: str | os.PathLike) -> Path:
         return path
     if (path / ONNX_SUBFOLDER / CONTRACT_FILE).is_file():
         return path / ONNX_SUBFOLDER
-    if (path / "config.json").is_file():
+    if (path / CONFIG).is_file():
         raise FileNotFoundError(
             f"{path} is a checkpoint folder without exported graphs: run "
             f"`python -m vaekit.export {path}` (writes {path / ONNX_SUBFOLDER}) and load again"
@@ -123,12 +91,3 @@ def read_contract(folder: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(contract[k], int) or contract[k] < 1:
             raise ValueError(f"{path}: {k} must be a positive integer, got {contract[k]!r}")
     return contract
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks (graphs and checkpoints can be large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -9,11 +9,9 @@ leaves a half-written file.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +21,14 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
+from vaekit.format import (  # noqa: F401  (atomic_write_* are re-exported for train's modules)
+    CONFIG,
+    METRICS,
+    RESUME,
+    WEIGHTS,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 
 from .config import (
     DataConfig,
@@ -37,34 +43,12 @@ from .config import (
 from .data import ImageSplit, load_split
 from .model import VAE, build_model
 
-CONFIG, WEIGHTS, METRICS, RESUME = "config.json", "model.safetensors", "metrics.json", "resume.pt"
-
 
 def vaekit_version() -> str:
     try:
         return metadata.version("vaekit")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -190,11 +174,3 @@ def load_resume(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     _require(folder, RESUME)
     return torch.load(folder / RESUME, map_location="cpu", weights_only=True)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -31,13 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from vaekit.format import WEIGHTS, atomic_write_bytes, sha256_file
 
-from .checkpoint import (
-    WEIGHTS,
-    atomic_write_bytes,
-    file_sha256,
-    load_checkpoint_split,
-)
+from .checkpoint import load_checkpoint_split
 from .data import ImageSplit
 
 #: file names, fixed by the README and the notebook
@@ -419,7 +415,7 @@ def _check_export_matches(checkpoint: Path, onnx_dir: Path) -> None:
     except (json.JSONDecodeError, AttributeError):
         return  # the runtime validates its own manifest and says what is wrong
     weights = checkpoint / WEIGHTS
-    if recorded and weights.is_file() and recorded != file_sha256(weights):
+    if recorded and weights.is_file() and recorded != sha256_file(weights):
         raise ValueError(
             f"{onnx_dir} was exported from other weights than {weights} (sha256 differs): "
             f"re-export with `python -m vaekit.export {checkpoint} --out {onnx_dir}` "

@@ -1,0 +1,48 @@
+"""vaekit.format: the on-disk vocabulary every vaekit package shares (no torch, no numpy).
+
+* :mod:`~vaekit.format.names` - file and folder names of a checkpoint folder
+  (``config.json``, ``model.safetensors``, ...) and of an export folder (``onnx/``,
+  ``vaekit.json``, ``encoder.onnx``, ...), and :func:`graph_file`.
+* :mod:`~vaekit.format.contract` - the export contract: its format tag and version, the keys
+  of ``vaekit.json``, the graphs' input/output names and shapes, :func:`image_shape`.
+* :mod:`~vaekit.format.files` - :func:`sha256_file` and atomic writes.
+
+The data flows train -> checkpoint -> export -> ONNX -> runtime -> demo/benchmarks; each step
+names the files it reads or writes through this package, so a file name is spelled once.
+"""
+
+from .contract import (
+    CONTRACT_KEYS,
+    DECODER_INPUTS,
+    DECODER_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    FORMAT,
+    FORMAT_VERSION,
+    GRAPH_NAMES,
+    graph_shapes,
+    image_shape,
+    metadata_props,
+)
+from .files import atomic_write_bytes, atomic_write_text, sha256_file
+from .names import (
+    CONFIG,
+    CONTRACT_FILE,
+    EXAMPLES_FILE,
+    GRAPHS,
+    METRICS,
+    ONNX_SUBFOLDER,
+    PRECISIONS,
+    RESUME,
+    WEIGHTS,
+    graph_file,
+    graph_files,
+)
+
+__all__ = [
+    "CONFIG", "CONTRACT_FILE", "CONTRACT_KEYS", "DECODER_INPUTS", "DECODER_OUTPUTS",
+    "ENCODER_INPUTS", "ENCODER_OUTPUTS", "EXAMPLES_FILE", "FORMAT", "FORMAT_VERSION", "GRAPHS",
+    "GRAPH_NAMES", "METRICS", "ONNX_SUBFOLDER", "PRECISIONS", "RESUME", "WEIGHTS",
+    "atomic_write_bytes", "atomic_write_text", "graph_file", "graph_files", "graph_shapes",
+    "image_shape", "metadata_props", "sha256_file",
+]
