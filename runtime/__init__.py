@@ -3,9 +3,18 @@
     from vaekit.runtime import VAE
     vae = VAE.load("checkpoints/mnist-z2")      # a checkpoint with onnx/, or the export folder
     images = vae.sample(16, seed=0)             # float32 [16, C, H, W] in [0, 1]
+
+On a GPU: ``VAE.load(path, providers="cuda", cuda=CudaOptions(cuda_graph=True))``; results
+can stay on the device with ``decode(z, output="ortvalue")``.
 """
 
 from .contract import CONTRACT_KEYS, find_export_dir, read_contract
-from .vae import VAE, Examples, interpolate_latents
+from .latent import interpolate_latents
+from .providers import PARITY_TOLERANCE, CudaOptions
+from .session import build_session
+from .vae import VAE, Examples
 
-__all__ = ["CONTRACT_KEYS", "VAE", "Examples", "find_export_dir", "interpolate_latents", "read_contract"]
+__all__ = [
+    "CONTRACT_KEYS", "PARITY_TOLERANCE", "VAE", "CudaOptions", "Examples", "build_session",
+    "find_export_dir", "interpolate_latents", "read_contract",
+]

@@ -1,0 +1,123 @@
+"""Building ONNX Runtime sessions: the one place that turns a graph file into a session.
+
+:func:`build_session` is what the runtime, the exporter's parity checks and the benchmarks
+use (numpy-free, torch-free). :func:`open_graph` adds what the runtime needs on top: the
+file exists, its sha256 matches ``vaekit.json``, and its names, shapes and metadata are
+the contract's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from .contract import GRAPH_NAMES, graph_file, graph_shapes, metadata_props, sha256_file
+from .providers import CPU, ProviderSpec
+
+#: onnxruntime graph optimisation levels by name
+OPTIMIZATION = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+REEXPORT = "re-export with `python -m vaekit.export CHECKPOINT`"
+
+
+def build_session(
+    path: str | os.PathLike,
+    *,
+    providers: Sequence[ProviderSpec] = (CPU,),
+    threads: int | None = None,
+    optimization: str = "all",
+    log_level: int = 3,
+    fix: str = REEXPORT,
+) -> ort.InferenceSession:
+    """An onnxruntime session for the graph at ``path``.
+
+    ``providers``: onnxruntime provider names or ``(name, options)`` pairs, in priority
+    order. ``threads``: intra-op threads (inter-op then 1); None keeps onnxruntime's
+    default. ``optimization``: a key of :data:`OPTIMIZATION`. ``log_level``: onnxruntime's
+    severity (3: errors only; 4: fatal only, e.g. to silence a CUDA provider that cannot
+    start). A file onnxruntime cannot load raises ``ValueError`` naming it and ``fix``.
+    """
+    if optimization not in OPTIMIZATION:
+        raise ValueError(f"unknown optimization {optimization!r}; choose one of {tuple(OPTIMIZATION)}")
+    options = ort.SessionOptions()
+    options.log_severity_level = log_level
+    options.graph_optimization_level = OPTIMIZATION[optimization]
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own pybind types (InvalidProtobuf, Fail)
+        raise ValueError(
+            f"{path} is not a loadable ONNX graph ({type(e).__name__}: {str(e)[:300]}): the file "
+            f"is corrupt, was written by an incompatible exporter, or the provider cannot run it; {fix}"
+        ) from e
+
+
+def open_graph(
+    folder: Path, contract: dict[str, Any], graph: str, precision: str, *,
+    providers: Sequence[ProviderSpec], threads: int | None,
+) -> ort.InferenceSession:
+    """The session of ``graph`` (``encoder``/``decoder``) in an export folder, checked."""
+    file = folder / graph_file(graph, precision)
+    fix = f"re-export with `python -m vaekit.export CHECKPOINT --out {folder}`"
+    if not file.is_file():
+        hint = "" if precision == "fp32" else f" --{precision}"
+        raise FileNotFoundError(f"{file} is missing: {fix[:-1]}{hint}`")
+    recorded = recorded_sha256(contract, graph, precision)
+    if recorded is not None and sha256_file(file) != recorded:
+        raise ValueError(f"{file} is corrupt or was replaced: its sha256 differs from the one in "
+                         f"vaekit.json; {fix}")
+    session = build_session(file, providers=providers, threads=threads, fix=fix)
+    check_graph(session, file, contract, graph, precision)
+    return session
+
+
+def check_graph(
+    session: ort.InferenceSession, path: Path, contract: dict[str, Any], graph: str, precision: str
+) -> None:
+    """The graph's names, shapes and metadata must match vaekit.json."""
+    fix = "re-export the whole folder with `python -m vaekit.export CHECKPOINT`"
+    inputs, outputs = GRAPH_NAMES[graph]
+    got_in = tuple(i.name for i in session.get_inputs())
+    got_out = tuple(o.name for o in session.get_outputs())
+    if got_in != inputs or got_out != outputs:
+        raise ValueError(
+            f"{path.name} has inputs {got_in} and outputs {got_out}, but a vaekit {graph} has "
+            f"{inputs} -> {outputs}: it is not a vaekit {graph} graph; {fix}"
+        )
+    want = graph_shapes(contract, graph)
+    for arg in (*session.get_inputs(), *session.get_outputs()):
+        dims = [d if isinstance(d, int) else "N" for d in arg.shape]
+        if arg.type != "tensor(float)" or dims != want[arg.name]:
+            raise ValueError(
+                f"{path.name}: {arg.name!r} is {arg.type} {arg.shape}, but vaekit.json says "
+                f"float32 {want[arg.name]}; the graph and vaekit.json come from different exports; {fix}"
+            )
+    meta = session.get_modelmeta().custom_metadata_map
+    expected = metadata_props(contract, graph=graph, precision=precision)
+    bad = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v and k != "format"}
+    if bad:
+        listed = ", ".join(f"{k}: graph {g!r} vs vaekit.json {j!r}" for k, (g, j) in bad.items())
+        raise ValueError(
+            f"the metadata of {path.name} does not match vaekit.json ({listed}): the files come "
+            f"from different exports or were edited; {fix}"
+        )
+
+
+def recorded_sha256(contract: dict[str, Any], graph: str, precision: str) -> str | None:
+    """The sha256 vaekit.json records for a graph file (None when an older export did not)."""
+    section = contract.get(graph) if precision == "fp32" else \
+        contract.get("variants", {}).get(precision, {}).get(graph)
+    return section.get("sha256") if isinstance(section, dict) else None
+
+
+__all__ = ["OPTIMIZATION", "build_session", "check_graph", "open_graph", "recorded_sha256"]
