@@ -2,7 +2,7 @@
 
 Every field of the model, data and training configs is a flag (``--dim-mults 1 2``);
 unknown flags are errors. Model flags left unset take the dataset's preset, then the
-config's default. ``--model beta_vae`` adds ``--beta``.
+config's default. Each ``--model`` adds its own flags (``--model iwae --help`` lists ``--k``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import typing
 from dataclasses import MISSING, fields
 from typing import Any
 
+from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
+from .objective import LIKELIHOODS
 
+# every choice list is read from its registry
 CHOICES = {
-    "norm": ("group", "batch", "none"),
-    "likelihood": ("bernoulli", "logistic"),
+    "norm": tuple(NORMS),
+    "likelihood": tuple(sorted(LIKELIHOODS)),
     "dataset": tuple(PRESETS),
 }
 HELP = {
@@ -38,6 +41,8 @@ HELP = {
     "device": "auto (CUDA when present), cpu, cuda, cuda:1, ...",
     "resume": "continue the run in --out from its last finished epoch",
     "max_steps": "stop after this many optimiser steps in total (0: no limit)",
+    "compile": "torch.compile the encoder and decoder (CUDA: worth it for long runs)",
+    "log_every": "steps between reading the logged terms back to the host (and the NaN check)",
 }
 
 
@@ -58,8 +63,9 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
             f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         )
         shown = f.default if f.default is not MISSING else "see docs"
+        text = f.metadata.get("help") or HELP.get(f.name, "")  # a variant's own flags carry theirs
         kw: dict[str, Any] = {"dest": f.name, "default": default,
-                              "help": f"{HELP.get(f.name, '')} (default: {shown})".strip()}
+                              "help": f"{text} (default: {shown})".strip()}
         if tp is bool:
             group.add_argument(flag, action="store_true", **{**kw, "default": default or False})
             continue
@@ -74,11 +80,11 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
 
 def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m vaekit.train", description=__doc__,
+        prog="python -m vaekit.train", description=__doc__, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae",
-                   help="VAE variant (default: vae)")
+                   help="VAE variant (default: vae); --model NAME --help lists its own flags")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     _add_fields(p.add_argument_group("model"), model_cls, defaults_none=True)
     _add_fields(p.add_argument_group("data"), DataConfig, defaults_none=False)
@@ -87,7 +93,7 @@ def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, argparse.Namespace]:
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae")
     known, _ = pre.parse_known_args(argv)
     model_cls = MODEL_CONFIGS[known.model]

@@ -1,7 +1,8 @@
 """Typed configuration: one dataclass per concern.
 
 * :class:`VAEConfig` rebuilds a model (architecture + likelihood); a variant's config
-  subclasses it (:class:`BetaVAEConfig`).
+  subclasses it and registers with ``@model_config(name)`` (:class:`BetaVAEConfig`,
+  :class:`IWAEConfig`, :class:`CVAEConfig`, :class:`VampConfig`).
 * :class:`DataConfig` says where images come from and how they are framed.
 * :class:`TrainConfig` holds the optimisation schedule and the run folder.
 
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+C = TypeVar("C")
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -28,6 +32,35 @@ def default_data_root() -> str:
     return "data"
 
 
+MODEL_CONFIGS: dict[str, type[VAEConfig]] = {}
+
+
+def model_config(name: str) -> Callable[[type[C]], type[C]]:
+    """Register a model config class under ``name`` (its ``model_type``): the one list of variants.
+
+    The CLI's ``--model`` choices and :func:`model_config_from_dict` read it; the model class
+    registers against its config (``@register`` in :mod:`vaekit.train.model`).
+    """
+
+    def wrap(cls: type[C]) -> type[C]:
+        if name in MODEL_CONFIGS:
+            raise TypeError(f"model_type {name!r} is registered twice "
+                            f"({MODEL_CONFIGS[name].__name__} and {cls.__name__})")
+        cls.model_type = name
+        MODEL_CONFIGS[name] = cls
+        return cls
+
+    return wrap
+
+
+def _at_least(config: Any, name: str, low: float) -> None:
+    value = getattr(config, name)
+    if value < low:
+        flag = "--" + name.replace("_", "-")
+        raise ValueError(f"{name} must be >= {low}, got {value} (set {flag} {low} or more)")
+
+
+@model_config("vae")
 @dataclass
 class VAEConfig:
     """Everything needed to rebuild a :class:`~vaekit.train.model.VAE`.
@@ -36,6 +69,9 @@ class VAEConfig:
     ``dim * dim_mults[i]`` channels and ends with a Downsample, so the bottleneck is
     ``image_size / 2**len(dim_mults)`` pixels wide. 28x28 inputs use two stages (28 -> 14 -> 7);
     64x64 inputs use four (64 -> 4).
+
+    A variant's config subclasses this one and registers with ``@model_config(name)``; its
+    own fields carry their ``--help`` text in ``field(metadata={"help": ...})``.
     """
 
     model_type: ClassVar[str] = "vae"
@@ -72,13 +108,56 @@ class VAEConfig:
         return {"model_type": self.model_type, **d}
 
 
+@model_config("beta_vae")
 @dataclass
 class BetaVAEConfig(VAEConfig):
     """beta-VAE (Higgins et al. 2017): the KL term weighted by ``beta``."""
 
-    model_type: ClassVar[str] = "beta_vae"
+    beta: float = field(default=4.0, metadata={"help": "weight of the KL term (1: the plain VAE)"})
 
-    beta: float = 4.0
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.beta > 0:
+            raise ValueError(f"beta must be > 0, got {self.beta} (beta=1 is the plain VAE)")
+
+
+@model_config("iwae")
+@dataclass
+class IWAEConfig(VAEConfig):
+    """IWAE (Burda et al. 2016): trained on the ``k``-sample importance-weighted bound."""
+
+    k: int = field(default=5, metadata={
+        "help": "importance samples per image in the training bound (1: the VAE's ELBO)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, "k", 1)
+
+
+@model_config("cvae")
+@dataclass
+class CVAEConfig(VAEConfig):
+    """Conditional VAE: encoder and decoder both see the class label (``num_classes`` classes)."""
+
+    num_classes: int = field(default=10, metadata={
+        "help": "class labels the model is conditioned on (must match the dataset's classes)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, "num_classes", 2)
+
+
+@model_config("vamp")
+@dataclass
+class VampConfig(VAEConfig):
+    """VampPrior (Tomczak & Welling 2018): the prior is the posterior mixture of learned pseudo-inputs."""
+
+    components: int = field(default=500, metadata={
+        "help": "learned pseudo-inputs (mixture components) of the prior"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, "components", 1)
 
 
 @dataclass
@@ -105,6 +184,8 @@ class TrainConfig:
     resume: bool = False
     max_steps: int = 0  # stop after this many optimiser steps in total (0: no limit)
     eval_batch_size: int = 512
+    compile: bool = False  # torch.compile the encoder and decoder (in place)
+    log_every: int = 50  # read the logged terms back (and check them) every N steps
 
 
 # Dataset presets: defaults a dataset needs, overridable from the command line.
@@ -118,9 +199,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         latent_dim=64,
     ),
 }
-
-MODEL_CONFIGS: dict[str, type[VAEConfig]] = {"vae": VAEConfig, "beta_vae": BetaVAEConfig}
-
 
 def model_config_from_dict(d: dict[str, Any]) -> VAEConfig:
     """Rebuild a model config from ``config.json``; unknown keys are errors."""

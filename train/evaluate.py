@@ -36,13 +36,14 @@ def evaluate_elbo(
 ) -> dict[str, float]:
     """Mean test ELBO (one reparameterised sample, analytic KL) in nats/image and per dim."""
     model.eval()
+    model.check_labels(data.labels, data.classes)  # a conditional model needs its classes
     g = torch.Generator().manual_seed(seed)
     gd = torch.Generator(device=device).manual_seed(seed + 1)
     total = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
     it = batches(data, batch_size, shuffle=False)
-    for x, _ in tqdm(it, total=math.ceil(len(data) / batch_size), desc="ELBO", disable=not progress,
+    for x, y in tqdm(it, total=math.ceil(len(data) / batch_size), desc="ELBO", disable=not progress,
                      leave=False):
-        t = model.terms(_targets(model, x, g).to(device), generator=gd)
+        t = model.terms(_targets(model, x, g).to(device), y.to(device), generator=gd)
         for k in total:
             total[k] += t[k].double().sum().item()
     n, dims = len(data), model.data_dims
@@ -69,15 +70,16 @@ def evaluate_iwae(
     decoder ran 2,300 images/s in calls of 256 and 1,340/s in calls of 4,096.
     """
     model.eval()
+    model.check_labels(data.labels, data.classes)
     g = torch.Generator().manual_seed(seed)
     gd = torch.Generator(device=device).manual_seed(seed + 1)
     chunk = min(samples, decode_budget)
     batch_size = batch_size or max(1, decode_budget // chunk)
     per_image = []
     with tqdm(total=len(data), desc=f"IWAE K={samples}", unit="img", disable=not progress) as bar:
-        for x, _ in batches(data, batch_size, shuffle=False):
+        for x, y in batches(data, batch_size, shuffle=False):
             x = _targets(model, x, g).to(device)
-            logw = model.log_importance_weights(x, samples, chunk=chunk, generator=gd)
+            logw = model.log_importance_weights(x, y.to(device), samples, chunk=chunk, generator=gd)
             per_image.append(log_mean_exp(logw.double(), dim=0).cpu())
             bar.update(len(x))
     ll = torch.cat(per_image)

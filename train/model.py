@@ -15,19 +15,18 @@ hard-coded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .blocks import ConvBlock, Downsample, ResidualBlock, Upsample, make_norm
-from .config import BetaVAEConfig, VAEConfig
+from .config import MODEL_CONFIGS, BetaVAEConfig, VAEConfig
 from .objective import (
     Likelihood,
     gaussian_kl,
     gaussian_log_prob,
     get_likelihood,
-    kl_warmup,
     reparameterize,
     standard_normal_log_prob,
 )
@@ -35,16 +34,21 @@ from .objective import (
 MODELS: dict[str, type[VAE]] = {}
 
 
-def register(name: str) -> Callable[[type[VAE]], type[VAE]]:
-    """Register a VAE variant under the ``model_type`` its config declares."""
+def register(cls: type[VAE]) -> type[VAE]:
+    """Register a VAE variant under its config's ``model_type`` (``@register`` on the class).
 
-    def wrap(cls: type[VAE]) -> type[VAE]:
-        if cls.config_class.model_type != name:
-            raise TypeError(f"{cls.__name__}.config_class.model_type must be {name!r}")
-        MODELS[name] = cls
-        return cls
-
-    return wrap
+    The config class must itself be registered (``@model_config(name)`` in
+    :mod:`vaekit.train.config`); each name has one model class.
+    """
+    name = cls.config_class.model_type
+    if MODEL_CONFIGS.get(name) is not cls.config_class:
+        raise TypeError(f"{cls.__name__}.config_class {cls.config_class.__name__} is not "
+                        f"registered with @model_config({name!r})")
+    if name in MODELS:
+        raise TypeError(f"model_type {name!r} is registered twice "
+                        f"({MODELS[name].__name__} and {cls.__name__})")
+    MODELS[name] = cls
+    return cls
 
 
 def channel_dims(config: VAEConfig) -> list[int]:
@@ -58,13 +62,18 @@ def bottleneck_shape(config: VAEConfig) -> tuple[int, int, int]:
 
 
 class Encoder(nn.Module):
-    """``image [N, C, H, W] in [0, 1] -> (mean [N, D], logvar [N, D])``."""
+    """``image [N, C, H, W] in [0, 1] (, label [N]) -> (mean [N, D], logvar [N, D])``.
 
-    def __init__(self, config: VAEConfig):
+    ``num_classes > 0`` conditions on a class label: a learned embedding per class is added to
+    every pixel after the input projection.
+    """
+
+    def __init__(self, config: VAEConfig, *, num_classes: int = 0):
         super().__init__()
         dims = channel_dims(config)
         norm = dict(norm=config.norm, groups=config.groups)
         self.input_projection = nn.Conv2d(config.in_channels, dims[0], 3, padding=1)
+        self.label_embedding = nn.Embedding(num_classes, dims[0]) if num_classes else None
         stages = []
         for c_in, c_out in zip(dims[:-1], dims[1:]):
             blocks = [ConvBlock(in_channels=c_in, out_channels=c_out, **norm)]
@@ -85,23 +94,30 @@ class Encoder(nn.Module):
             nn.Linear(c * h * w, 2 * config.latent_dim),
         )
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, image: Tensor, label: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = self.input_projection(image * 2 - 1)
+        if self.label_embedding is not None:
+            h = h + self.label_embedding(label)[:, :, None, None].to(h.dtype)
         h = self.bottleneck(self.stages(h))
         mean, logvar = self.head(h).float().chunk(2, dim=1)
         return mean, logvar
 
 
 class Decoder(nn.Module):
-    """``z [N, D] -> likelihood params [N, P*C, H, W]`` (P = params per channel)."""
+    """``z [N, D] (, label [N]) -> likelihood params [N, P*C, H, W]`` (P = params per channel).
 
-    def __init__(self, config: VAEConfig, likelihood: Likelihood):
+    ``num_classes > 0`` conditions on a class label: a learned vector per class is added to
+    the input projection's output, i.e. the one-hot label concatenated to ``z``.
+    """
+
+    def __init__(self, config: VAEConfig, likelihood: Likelihood, *, num_classes: int = 0):
         super().__init__()
         dims = channel_dims(config)
         norm = dict(norm=config.norm, groups=config.groups)
         self.bottleneck_shape = bottleneck_shape(config)
         c, h, w = self.bottleneck_shape
         self.input_projection = nn.Linear(config.latent_dim, c * h * w)
+        self.label_embedding = nn.Embedding(num_classes, c * h * w) if num_classes else None
         self.bottleneck = nn.Sequential(
             *(ResidualBlock(channels=c, **norm) for _ in range(config.bottleneck_blocks))
         )
@@ -121,33 +137,46 @@ class Decoder(nn.Module):
         )
         likelihood.init_output_bias(self.output_projection[-1].bias)
 
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.input_projection(z).unflatten(1, self.bottleneck_shape)
+    def forward(self, z: Tensor, label: Tensor | None = None) -> Tensor:
+        h = self.input_projection(z)
+        if self.label_embedding is not None:
+            h = h + self.label_embedding(label).to(h.dtype)
+        h = h.unflatten(1, self.bottleneck_shape)
         h = self.stages(self.bottleneck(h))
         return self.output_projection(h).float()
 
 
 class DecoderMean(nn.Module):
-    """``z [N, D] -> image [N, C, H, W] in [0, 1]``: the graph that ships as decoder.onnx."""
+    """``z [N, D] (, label [N]) -> image [N, C, H, W] in [0, 1]``: the graph that ships as decoder.onnx."""
 
     def __init__(self, decoder: Decoder, likelihood: Likelihood):
         super().__init__()
         self.decoder = decoder
         self.likelihood = likelihood
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.likelihood.mean(self.decoder(z))
+    def forward(self, z: Tensor, label: Tensor | None = None) -> Tensor:
+        return self.likelihood.mean(self.decoder(z, label))
 
 
-@register("vae")
+@register
 class VAE(nn.Module):
-    """The VAE of Kingma & Welling with a U-Net-style encoder and decoder.
+    """The VAE of Kingma & Welling with a U-Net-style encoder and decoder and a N(0, I) prior.
 
-    ``forward(x)`` returns the named terms, each a scalar in nats per dimension (averaged
-    over the batch): ``loss`` (what is minimised), ``elbo``, ``recon`` and ``kl``.
+    ``forward(x, y, kl_scale=w)`` returns the named terms, each a scalar in nats per dimension
+    (averaged over the batch): ``loss`` (what is minimised), ``elbo``, ``recon`` and ``kl``.
+    ``y`` (int64 class labels, -1 where a dataset has none) is ignored by unconditional
+    models; ``w`` is the loop's KL warm-up factor in [0, 1], on top of which a variant applies
+    its own weight (:meth:`kl_weight`).
+
+    A variant overrides the seams, not the objective: :meth:`encode` / :meth:`decode` (what
+    the networks see), :meth:`log_prior` and :meth:`kl` (the prior), :meth:`forward` (the
+    training bound). All random draws stay outside ``encoder`` and ``decoder``, which the
+    loop may compile in place.
     """
 
     config_class: type[VAEConfig] = VAEConfig
+    #: the graphs take a class label next to the image / z (the contract says so)
+    conditional: bool = False
 
     def __init__(self, config: VAEConfig):
         super().__init__()
@@ -163,61 +192,105 @@ class VAE(nn.Module):
         c = self.config
         return c.in_channels * c.image_size * c.image_size
 
-    def kl_weight(self, step: int, warmup_steps: int = 0) -> float:
-        """Weight of the KL term at optimiser step ``step``: a pure function of the step."""
-        return kl_warmup(step, warmup_steps)
+    # --- the seams a variant overrides -------------------------------------------------
 
-    def terms(self, x: Tensor, *, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def encode(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        return self.encoder(x)
+
+    def decode(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return self.decoder(z)
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """``log p(z)`` summed over the last dimension."""
+        return standard_normal_log_prob(z)
+
+    def kl(self, mean: Tensor, logvar: Tensor, z: Tensor) -> Tensor:
+        """KL(q(z|x) || p(z)) per image ``[N]``: analytic for the N(0, I) prior."""
+        return gaussian_kl(mean, logvar)
+
+    def kl_weight(self, kl_scale: float = 1.0) -> float:
+        """Weight of the KL term given the loop's warm-up factor ``kl_scale`` in [0, 1]."""
+        return kl_scale
+
+    def check_labels(self, y: Tensor | None, classes: Sequence[str] = ()) -> None:
+        """Refuse labels the model cannot use (a conditional model checks range and classes)."""
+
+    # --- objective ---------------------------------------------------------------------
+
+    def terms(self, x: Tensor, y: Tensor | None = None, *,
+              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """Per-image terms in nats, each ``[N]``: ``recon`` (NLL), ``kl`` and ``elbo``."""
-        mean, logvar = self.encoder(x)
+        mean, logvar = self.encode(x, y)
         z = reparameterize(mean, logvar, generator=generator)
-        recon = self.likelihood.nll(self.decoder(z), x)
-        kl = gaussian_kl(mean, logvar)
+        recon = self.likelihood.nll(self.decode(z, y), x)
+        kl = self.kl(mean, logvar, z)
         return {"recon": recon, "kl": kl, "elbo": -(recon + kl)}
 
-    def forward(self, x: Tensor, *, kl_weight: float = 1.0) -> dict[str, Tensor]:
-        t = self.terms(x)
+    def forward(self, x: Tensor, y: Tensor | None = None, *, kl_scale: float = 1.0
+                ) -> dict[str, Tensor]:
+        t = self.terms(x, y)
         dims = self.data_dims
         recon, kl = t["recon"].mean() / dims, t["kl"].mean() / dims
-        return {"loss": recon + kl_weight * kl, "elbo": -(recon + kl), "recon": recon, "kl": kl}
+        return {"loss": recon + self.kl_weight(kl_scale) * kl, "elbo": -(recon + kl),
+                "recon": recon, "kl": kl}
+
+    def sample_weights(self, x: Tensor, y: Tensor | None, samples: int, *,
+                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(log p(x|z_k), log p(z_k) - log q(z_k|x))`` for ``samples`` draws: each ``[K, N]``."""
+        mean, logvar = self.encode(x, y)
+        eps = torch.randn((samples, *mean.shape), generator=generator, device=mean.device,
+                          dtype=mean.dtype)
+        z = mean + torch.exp(0.5 * logvar) * eps  # [K, N, D]
+        yk = None if y is None else y.repeat(samples)
+        params = self.decode(z.flatten(0, 1), yk)
+        log_px = -self.likelihood.nll(params, x.repeat(samples, 1, 1, 1)).view(samples, -1)
+        return log_px, self.log_prior(z) - gaussian_log_prob(z, mean, logvar)
 
     @torch.no_grad()
     def log_importance_weights(
-        self, x: Tensor, samples: int, *, chunk: int = 0, generator: torch.Generator | None = None
+        self, x: Tensor, y: Tensor | None, samples: int, *, chunk: int = 0,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """``log p(x|z_k) + log p(z_k) - log q(z_k|x)`` for K samples per image: ``[K, N]``.
 
         Images and samples are batched together; ``chunk`` caps how many samples per image
         are decoded at once (0: all K).
         """
-        mean, logvar = self.encoder(x)
+        self.check_labels(y)
         chunk = chunk or samples
         out = []
         for start in range(0, samples, chunk):
-            k = min(chunk, samples - start)
-            eps = torch.randn((k, *mean.shape), generator=generator, device=x.device)
-            z = mean + torch.exp(0.5 * logvar) * eps  # [k, N, D]
-            params = self.decoder(z.flatten(0, 1))
-            log_px = -self.likelihood.nll(params, x.repeat(k, 1, 1, 1)).view(k, -1)
-            out.append(log_px + standard_normal_log_prob(z) - gaussian_log_prob(z, mean, logvar))
+            log_px, log_ratio = self.sample_weights(x, y, min(chunk, samples - start),
+                                                    generator=generator)
+            out.append(log_px + log_ratio)
         return torch.cat(out)
+
+    # --- export ------------------------------------------------------------------------
 
     def decoder_mean(self) -> DecoderMean:
         return DecoderMean(self.decoder, self.likelihood)
 
+    def prior_components(self) -> tuple[Tensor, Tensor] | None:
+        """A learned prior's mixture ``(means [K, D], logvars [K, D])``; None for N(0, I)."""
+        return None
 
-@register("beta_vae")
+
+@register
 class BetaVAE(VAE):
     """beta-VAE: the KL term weighted by ``config.beta`` (beta=1 is the VAE)."""
 
     config_class = BetaVAEConfig
 
-    def kl_weight(self, step: int, warmup_steps: int = 0) -> float:
-        return self.config.beta * super().kl_weight(step, warmup_steps)
+    def kl_weight(self, kl_scale: float = 1.0) -> float:
+        return self.config.beta * kl_scale
 
 
 def build_model(config: VAEConfig) -> VAE:
-    return MODELS[config.model_type](config)
+    name = config.model_type
+    if name not in MODELS:
+        raise ValueError(f"model_type {name!r} has a config but no registered model class; "
+                         f"known models: {sorted(MODELS)}")
+    return MODELS[name](config)
 
 
 def count_parameters(module: nn.Module) -> int:

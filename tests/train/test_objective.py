@@ -51,7 +51,7 @@ def test_importance_bound_is_at_least_the_elbo_on_the_same_samples():
     torch.manual_seed(1)
     model = build_model(VAEConfig(dim=8, latent_dim=2)).eval()
     x = (torch.rand(6, 1, 28, 28) > 0.5).float()
-    logw = model.log_importance_weights(x, 32, chunk=8, generator=torch.Generator().manual_seed(0))
+    logw = model.log_importance_weights(x, None, 32, chunk=8, generator=torch.Generator().manual_seed(0))
     assert logw.shape == (32, 6)
     iwae, elbo = log_mean_exp(logw, 0), logw.mean(0)
     assert (iwae >= elbo).all()
@@ -61,7 +61,7 @@ def test_importance_bound_is_at_least_the_elbo_on_the_same_samples():
 def test_importance_weights_average_to_the_analytic_elbo():
     model = _fixed_model().eval()
     x = (torch.rand(1, 1, 28, 28) > 0.5).float()
-    logw = model.log_importance_weights(x, 1000, generator=torch.Generator().manual_seed(0))
+    logw = model.log_importance_weights(x, None, 1000, generator=torch.Generator().manual_seed(0))
     expected = -(784 * math.log(2) + 0.5 + 0.5 * (1 - math.log(2)))
     # log p(z) - log q(z) has variance 1.5 here: 1000 samples give a standard error of 0.04
     assert logw.mean().item() == pytest.approx(expected, abs=0.16)
