@@ -21,16 +21,18 @@ import torch
 from tqdm import tqdm
 from vaekit.format import (
     CONTRACT_FILE,
-    DECODER_INPUTS,
     DECODER_OUTPUTS,
-    ENCODER_INPUTS,
     ENCODER_OUTPUTS,
     EXAMPLES_FILE,
     FORMAT,
     FORMAT_VERSION,
+    LABEL_INPUT,
+    PRIOR_FILE,
     WEIGHTS,
     graph_file,
+    graph_inputs,
     graph_shapes,
+    latent_is_plottable,
     metadata_props,
     sha256_file,
 )
@@ -46,9 +48,13 @@ from vaekit.train.model import VAE
 
 from .freshness import default_out
 from .graphs import OPSET, cpu_session, export_graph, graph_opset, quantize_int8
+from .onnx_checks import fp16_computed_outputs, required_versions
 
 PARITY_BATCHES = (1, 7, 64)
 TOLERANCE = 1e-4
+#: fp16 graphs computed in real float16 must match PyTorch float32 within this (max abs diff)
+FP16_TOLERANCE = 1e-2
+FP16_COMPUTED_BATCH = 4  # the reference evaluator is numpy: a small batch keeps it quick
 PSNR_LATENTS = 256
 SEED = 0
 
@@ -59,7 +65,7 @@ class ParityError(ValueError):
 
 def default_examples(latent_dim: int) -> int:
     """2000 for 2-D latents (the demo scatters them), else 64."""
-    return 2000 if latent_dim == 2 else 64
+    return 2000 if latent_is_plottable(latent_dim) else 64
 
 
 def export_checkpoint(
@@ -102,16 +108,19 @@ def export_checkpoint(
         test, note = _test_images(model, checkpoint, data_root)
         bar.update()
         contract = _contract(model, data_cfg, checkpoint)
+        contract.update(_conditioning(model, test))
+        contract["prior"] = _write_prior(tmp, model)
         contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
         inputs = _parity_inputs(model, test)
+        graph_ins = {g: graph_inputs(contract, g) for g in ("encoder", "decoder")}
 
         encoder, decoder = model.encoder.eval(), model.decoder_mean().eval()
-        for name, module, example, ins, outs in (
-            ("encoder", encoder, inputs["image"][:2], ENCODER_INPUTS, ENCODER_OUTPUTS),
-            ("decoder", decoder, inputs["z"][:2], DECODER_INPUTS, DECODER_OUTPUTS),
-        ):
+        for name, module, outs in (("encoder", encoder, ENCODER_OUTPUTS),
+                                   ("decoder", decoder, DECODER_OUTPUTS)):
             stage(name)
             path = tmp / graph_file(name)
+            ins = graph_ins[name]
+            example = tuple(inputs[n][:2] for n in ins)
             graph = export_graph(module, example, path, input_names=ins, output_names=outs,
                                  props=metadata_props(contract, graph=name, precision="fp32"),
                                  doc=_doc(contract, name, "fp32"))
@@ -120,15 +129,15 @@ def export_checkpoint(
 
         stage("parity")
         reference = _torch_outputs(encoder, decoder, inputs)
-        parity = _parity(tmp, "fp32", inputs, reference)
+        parity = _parity(tmp, "fp32", inputs, reference, graph_ins)
         contract["parity"].update(parity)
         _enforce_tolerance(parity, checkpoint)
         bar.update()
 
         contract["variants"] = {}
         if variants:
-            latents = _psnr_latents(tmp, model, test)
-            ref_images = cpu_session(tmp / graph_file("decoder")).run(None, {"z": latents})[0]
+            latents = _psnr_latents(tmp, model, test, graph_ins)
+            ref_images = cpu_session(tmp / graph_file("decoder")).run(None, latents)[0]
         for precision in variants:
             stage(precision)
             contract["variants"][precision] = _variant(
@@ -137,6 +146,7 @@ def export_checkpoint(
             bar.update()
 
         stage("write")
+        contract["requires"] = _requires(tmp, contract)
         contract["examples"] = None
         if n_examples and test is not None:
             contract["examples"] = _write_examples(tmp / EXAMPLES_FILE, test, n_examples)
@@ -192,20 +202,23 @@ def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict
 
 def _doc(contract: dict[str, Any], graph: str, precision: str) -> str:
     c, h, w, d = (contract[k] for k in ("channels", "height", "width", "latent_dim"))
-    io = (f"image float32 [N, {c}, {h}, {w}] in [0, 1] -> mean, logvar float32 [N, {d}]"
+    label = f", label int64 [N] in [0, {contract['num_classes']})" if contract.get("num_classes") else ""
+    io = (f"image float32 [N, {c}, {h}, {w}] in [0, 1]{label} -> mean, logvar float32 [N, {d}]"
           if graph == "encoder" else
-          f"z float32 [N, {d}] -> image float32 [N, {c}, {h}, {w}] in [0, 1] ({contract['likelihood']} mean)")
+          f"z float32 [N, {d}]{label} -> image float32 [N, {c}, {h}, {w}] in [0, 1] ({contract['likelihood']} mean)")
     return f"vaekit {graph} ({precision}) for {contract['dataset']}: {io}"
 
 
 def _file_entry(path: Path, contract: dict[str, Any], graph: str, model: onnx.ModelProto) -> dict[str, Any]:
     shapes = graph_shapes(contract, graph)
-    names = (ENCODER_INPUTS, ENCODER_OUTPUTS) if graph == "encoder" else (DECODER_INPUTS, DECODER_OUTPUTS)
+    names = (graph_inputs(contract, graph),
+             ENCODER_OUTPUTS if graph == "encoder" else DECODER_OUTPUTS)
     return {
         "file": path.name,
         "inputs": {n: shapes[n] for n in names[0]},
         "outputs": {n: shapes[n] for n in names[1]},
         "opset": graph_opset(model),
+        "ir_version": int(model.ir_version),
         "bytes": path.stat().st_size,
         "sha256": sha256_file(path),
     }
@@ -238,7 +251,35 @@ def _parity_inputs(model: VAE, test: ImageSplit | None) -> dict[str, torch.Tenso
         images = test.float_batch(_order(len(test))[:n])
     else:
         images = torch.rand((n, cfg.in_channels, cfg.image_size, cfg.image_size), generator=g)
-    return {"image": images, "z": torch.randn((n, cfg.latent_dim), generator=g)}
+    inputs = {"image": images, "z": torch.randn((n, cfg.latent_dim), generator=g)}
+    if model.conditional:  # the test images' own labels, else seeded ones
+        labelled = test is not None and len(test) >= n and test.labels.min() >= 0
+        inputs[LABEL_INPUT] = (test.labels[_order(len(test))[:n]] if labelled
+                               else torch.randint(0, model.config.num_classes, (n,), generator=g))
+    return inputs
+
+
+def _conditioning(model: VAE, test: ImageSplit | None) -> dict[str, Any]:
+    """``num_classes`` and ``class_names`` (0 and [] for an unconditional model)."""
+    if not model.conditional:
+        return {"num_classes": 0, "class_names": []}
+    n = model.config.num_classes
+    names = list(test.classes) if test is not None and len(test.classes) == n else [str(i) for i in range(n)]
+    return {"num_classes": n, "class_names": names}
+
+
+@torch.no_grad()
+def _write_prior(folder: Path, model: VAE) -> dict[str, Any]:
+    """The prior ``sample`` draws from: N(0, I), or a learned mixture written to prior.npz."""
+    components = model.eval().prior_components()
+    if components is None:
+        return {"kind": "normal"}
+    means, logvars = (t.float().numpy() for t in components)
+    path = folder / PRIOR_FILE
+    with open(path, "wb") as f:
+        np.savez(f, means=means, logvars=logvars)
+    return {"kind": "mixture", "file": PRIOR_FILE, "components": int(means.shape[0]),
+            "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 @torch.inference_mode()
@@ -247,20 +288,22 @@ def _torch_outputs(encoder: torch.nn.Module, decoder: torch.nn.Module,
     """PyTorch outputs per parity batch size (each batch run on its own)."""
     ref = {}
     for b in PARITY_BATCHES:
-        mean, logvar = encoder(inputs["image"][:b])
-        image = decoder(inputs["z"][:b])
+        label = (inputs[LABEL_INPUT][:b],) if LABEL_INPUT in inputs else ()
+        mean, logvar = encoder(inputs["image"][:b], *label)
+        image = decoder(inputs["z"][:b], *label)
         ref[b] = {"mean": mean.numpy(), "logvar": logvar.numpy(), "image": image.numpy()}
     return ref
 
 
 def _parity(folder: Path, precision: str, inputs: dict[str, torch.Tensor],
-            reference: dict[int, dict[str, np.ndarray]]) -> dict[str, dict[str, dict[str, float]]]:
+            reference: dict[int, dict[str, np.ndarray]], graph_ins: dict[str, tuple[str, ...]],
+            ) -> dict[str, dict[str, dict[str, float]]]:
     """``{"encoder": {"1": {"mean": d, "logvar": d}, ...}, "decoder": {"1": {"image": d}, ...}}``."""
     result: dict[str, dict[str, dict[str, float]]] = {"encoder": {}, "decoder": {}}
     sessions = {g: cpu_session(folder / graph_file(g, precision)) for g in ("encoder", "decoder")}
     for b in PARITY_BATCHES:
-        mean, logvar = sessions["encoder"].run(None, {"image": inputs["image"][:b].numpy()})
-        (image,) = sessions["decoder"].run(None, {"z": inputs["z"][:b].numpy()})
+        mean, logvar = sessions["encoder"].run(None, {n: inputs[n][:b].numpy() for n in graph_ins["encoder"]})
+        (image,) = sessions["decoder"].run(None, {n: inputs[n][:b].numpy() for n in graph_ins["decoder"]})
         got = {"mean": mean, "logvar": logvar, "image": image}
         for graph, names in (("encoder", ENCODER_OUTPUTS), ("decoder", DECODER_OUTPUTS)):
             result[graph][str(b)] = {n: _max_abs_diff(got[n], reference[b][n]) for n in names}
@@ -287,18 +330,30 @@ def _enforce_tolerance(parity: dict[str, Any], checkpoint: Path) -> None:
         )
 
 
-def _psnr_latents(folder: Path, model: VAE, test: ImageSplit | None) -> np.ndarray:
-    """256 latents: encoder means of test images (the last 256 in the seeded order), else N(0, I)."""
-    if test is not None and len(test) >= PSNR_LATENTS:
-        images = test.float_batch(_order(len(test))[-PSNR_LATENTS:]).numpy()
-        return cpu_session(folder / graph_file("encoder")).run(None, {"image": images})[0]
+def _psnr_latents(folder: Path, model: VAE, test: ImageSplit | None,
+                  graph_ins: dict[str, tuple[str, ...]]) -> dict[str, np.ndarray]:
+    """The decoder feed of 256 latents: encoder means of test images (the last 256 in the
+    seeded order), else N(0, I); with their labels (else seeded ones) for a conditional model."""
     g = np.random.default_rng(SEED + 1)
-    return g.standard_normal((PSNR_LATENTS, model.config.latent_dim), dtype=np.float32)
+    conditional = LABEL_INPUT in graph_ins["decoder"]
+    labels = (g.integers(0, model.config.num_classes, PSNR_LATENTS) if conditional else None)
+    if test is not None and len(test) >= PSNR_LATENTS:
+        idx = _order(len(test))[-PSNR_LATENTS:]
+        feed = {"image": test.float_batch(idx).numpy()}
+        if conditional and test.labels.min() >= 0:
+            labels = test.labels[idx].numpy()
+        if conditional:
+            feed[LABEL_INPUT] = labels.astype(np.int64)
+        z = cpu_session(folder / graph_file("encoder")).run(None, feed)[0]
+    else:
+        z = g.standard_normal((PSNR_LATENTS, model.config.latent_dim), dtype=np.float32)
+    return {"z": z, **({LABEL_INPUT: labels.astype(np.int64)} if conditional else {})}
 
 
 def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
-                 latents: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """Calibration batches for static int8: test images not used for PSNR, and latents."""
+                 latents: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+    """Calibration batches for static int8: test images not used for PSNR, and latents (whole
+    feeds with the latents' labels for a conditional model)."""
     if test is not None and len(test) >= 2 * PSNR_LATENTS:
         order = _order(len(test))[-2 * PSNR_LATENTS:-PSNR_LATENTS]
         images = test.float_batch(order).numpy()
@@ -306,8 +361,12 @@ def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
         rng = np.random.default_rng(SEED + 2)
         images = rng.random((PSNR_LATENTS, *image_shape), dtype=np.float32)
     rng = np.random.default_rng(SEED + 3)
-    z = np.concatenate([latents, rng.standard_normal(latents.shape, dtype=np.float32)])
-    return {"image": list(np.split(images, 4)), "z": list(np.split(z, 8))}
+    z = np.concatenate([latents["z"], rng.standard_normal(latents["z"].shape, dtype=np.float32)])
+    if LABEL_INPUT not in latents:
+        return {"image": list(np.split(images, 4)), "z": list(np.split(z, 8))}
+    labels = np.concatenate([latents[LABEL_INPUT]] * 2)
+    return {"image": [{"image": i, LABEL_INPUT: y} for i, y in zip(np.split(images, 4), np.split(labels, 4))],
+            "z": [{"z": i, LABEL_INPUT: y} for i, y in zip(np.split(z, 8), np.split(labels, 8))]}
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -318,43 +377,85 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 def _variant(
     precision: str, folder: Path, contract: dict[str, Any], encoder: torch.nn.Module,
     decoder: torch.nn.Module, inputs: dict[str, torch.Tensor], reference: dict[int, dict[str, np.ndarray]],
-    latents: np.ndarray, ref_images: np.ndarray, test: ImageSplit | None,
+    latents: dict[str, np.ndarray], ref_images: np.ndarray, test: ImageSplit | None,
 ) -> dict[str, Any]:
     """Write the fp16 or int8 graphs into ``folder`` and measure them against fp32."""
     entry: dict[str, Any] = {}
     image_shape = (contract["channels"], contract["height"], contract["width"])
     calibration = _calibration(image_shape, test, latents) if precision == "int8" else None
-    for name, module, ins, outs in (
-        ("encoder", encoder, ENCODER_INPUTS, ENCODER_OUTPUTS),
-        ("decoder", decoder, DECODER_INPUTS, DECODER_OUTPUTS),
-    ):
+    for name, module, outs in (("encoder", encoder, ENCODER_OUTPUTS),
+                               ("decoder", decoder, DECODER_OUTPUTS)):
+        ins = graph_inputs(contract, name)
         path = folder / graph_file(name, precision)
         props = metadata_props(contract, graph=name, precision=precision)
         doc = _doc(contract, name, precision)
         if precision == "fp16":
-            example = inputs[ins[0]][:2]
+            example = tuple(inputs[n][:2] for n in ins)
             graph = export_graph(module, example, path, input_names=ins, output_names=outs,
                                  props=props, doc=doc, half=True)
         else:
             graph = quantize_int8(folder / graph_file(name), path, input_name=ins[0],
                                   calibration=calibration[ins[0]], props=props, doc=doc)
         entry[name] = _file_entry(path, contract, name, graph)
+    if precision == "fp16":
+        entry["fp16_computed"] = _fp16_computed_parity(folder, contract, inputs, reference)
     try:
-        decoded = cpu_session(folder / graph_file("decoder", precision)).run(None, {"z": latents})[0]
+        decoded = cpu_session(folder / graph_file("decoder", precision)).run(None, latents)[0]
     except Exception as e:  # noqa: BLE001 - onnxruntime's pybind errors (NOT_IMPLEMENTED for an fp16 kernel)
         entry.update(runs_on_cpu=False, note=(
             f"onnxruntime CPU cannot run the {precision} graphs ({type(e).__name__}: {str(e)[:200]}); "
             f"they passed onnx.checker only and are meant for GPU providers"))
         return entry
     entry["runs_on_cpu"] = True
-    entry["parity_vs_torch_fp32"] = _parity(folder, precision, inputs, reference)
+    entry["parity_vs_torch_fp32"] = _parity(folder, precision, inputs, reference,
+                                            {g: graph_inputs(contract, g) for g in ("encoder", "decoder")})
     entry["decoder_psnr_db_vs_fp32"] = _psnr(decoded, ref_images)
     entry["psnr_latents"] = f"{PSNR_LATENTS} " + ("test-image encoder means" if test is not None else "N(0, I) draws")
     if precision == "int8":
         entry["method"] = "static QDQ, per-channel int8 weights, uint8 activations, MinMax calibration"
     else:
-        entry["method"] = "torch module in float16 behind float32 inputs/outputs"
+        entry["method"] = ("torch module in float16 behind float32 inputs/outputs; normalisation "
+                           "layers in float32")
     return entry
+
+
+def _fp16_computed_parity(folder: Path, contract: dict[str, Any], inputs: dict[str, torch.Tensor],
+                          reference: dict[int, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The fp16 graphs computed in real float16 (ONNX's reference evaluator) vs PyTorch fp32.
+
+    ONNX Runtime's CPU provider quietly computes float16 graphs in float32, so only this
+    check shows what a GPU computes. Raises ParityError beyond :data:`FP16_TOLERANCE`.
+    """
+    b = FP16_COMPUTED_BATCH
+    ref = {k: v[:b] for k, v in reference[min(x for x in PARITY_BATCHES if x >= b)].items()}
+    result: dict[str, Any] = {"batch": b, "evaluator": "onnx.reference.ReferenceEvaluator",
+                              "tolerance": FP16_TOLERANCE}
+    for graph, outs in (("encoder", ENCODER_OUTPUTS), ("decoder", DECODER_OUTPUTS)):
+        feeds = {n: inputs[n][:b].numpy() for n in graph_inputs(contract, graph)}
+        got = fp16_computed_outputs(str(folder / graph_file(graph, "fp16")), feeds)
+        result[graph] = {n: _max_abs_diff(g, ref[n]) for n, g in zip(outs, got)}
+    bad = [f"{g} {n}: {d:.3g}" for g in ("encoder", "decoder") for n, d in result[g].items()
+           if not d <= FP16_TOLERANCE]
+    if bad:
+        raise ParityError(
+            f"the float16 graphs computed in float16 differ from PyTorch float32 beyond "
+            f"{FP16_TOLERANCE:g} ({'; '.join(bad)}); nothing was written. An op overflows or loses "
+            f"precision in float16: keep it in float32 (vaekit.export.graphs.FP32_LAYERS), or "
+            f"export without --fp16")
+    return result
+
+
+def _requires(folder: Path, contract: dict[str, Any]) -> dict[str, Any]:
+    """What a client needs to load every graph written: highest IR version, opsets, ONNX Runtime."""
+    entries = [contract[g] for g in ("encoder", "decoder")]
+    entries += [v[g] for v in contract["variants"].values() for g in ("encoder", "decoder")]
+    needs = [required_versions(onnx.load(str(folder / e["file"]), load_external_data=False)) for e in entries]
+    opsets: dict[str, int] = {}
+    for n in needs:
+        for domain, version in n["opsets"].items():
+            opsets[domain] = max(version, opsets.get(domain, 0))
+    return {"ir_version": max(n["ir_version"] for n in needs), "opsets": opsets,
+            "onnxruntime": f">={needs[0]['onnxruntime']}"}
 
 
 def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:

@@ -20,9 +20,15 @@ from .contract import (
     FORMAT,
     FORMAT_VERSION,
     GRAPH_NAMES,
+    LABEL_INPUT,
+    PLOTTABLE_LATENT_DIM,
+    PRIOR_KINDS,
+    graph_inputs,
     graph_shapes,
     image_shape,
+    latent_is_plottable,
     metadata_props,
+    num_classes,
 )
 from .files import atomic_write_bytes, atomic_write_text, sha256_file
 from .names import (
@@ -33,6 +39,7 @@ from .names import (
     METRICS,
     ONNX_SUBFOLDER,
     PRECISIONS,
+    PRIOR_FILE,
     RESUME,
     WEIGHTS,
     graph_file,
@@ -42,7 +49,8 @@ from .names import (
 __all__ = [
     "CONFIG", "CONTRACT_FILE", "CONTRACT_KEYS", "DECODER_INPUTS", "DECODER_OUTPUTS",
     "ENCODER_INPUTS", "ENCODER_OUTPUTS", "EXAMPLES_FILE", "FORMAT", "FORMAT_VERSION", "GRAPHS",
-    "GRAPH_NAMES", "METRICS", "ONNX_SUBFOLDER", "PRECISIONS", "RESUME", "WEIGHTS",
-    "atomic_write_bytes", "atomic_write_text", "graph_file", "graph_files", "graph_shapes",
-    "image_shape", "metadata_props", "sha256_file",
+    "GRAPH_NAMES", "LABEL_INPUT", "METRICS", "ONNX_SUBFOLDER", "PLOTTABLE_LATENT_DIM",
+    "PRECISIONS", "PRIOR_FILE", "PRIOR_KINDS", "RESUME", "WEIGHTS", "atomic_write_bytes",
+    "atomic_write_text", "graph_file", "graph_files", "graph_inputs", "graph_shapes",
+    "image_shape", "latent_is_plottable", "metadata_props", "num_classes", "sha256_file",
 ]

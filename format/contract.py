@@ -5,6 +5,12 @@ Graphs (``N`` is a dynamic batch axis)::
     encoder   image float32 [N, C, H, W] in [0, 1] -> mean, logvar float32 [N, D]
     decoder   z float32 [N, D] -> image float32 [N, C, H, W] in [0, 1] (likelihood mean)
 
+A conditional model (``num_classes > 0`` in ``vaekit.json``, which also lists
+``class_names``) adds ``label int64 [N]`` in [0, num_classes) as the last input of both
+graphs. ``vaekit.json["prior"]`` says what ``sample`` draws z from: ``{"kind": "normal"}``
+(N(0, I)) or ``{"kind": "mixture", "file": "prior.npz", ...}``: equally weighted Gaussians
+with ``means`` and ``logvars`` float32 [K, D] (a learned VampPrior).
+
 Every graph also carries the :data:`CONTRACT_KEYS` as ONNX ``metadata_props`` (all values
 as strings) plus ``graph`` and ``precision``, so a graph alone describes itself.
 """
@@ -30,6 +36,32 @@ ENCODER_OUTPUTS = ("mean", "logvar")
 DECODER_INPUTS = ("z",)
 DECODER_OUTPUTS = ("image",)
 GRAPH_NAMES = dict(zip(GRAPHS, ((ENCODER_INPUTS, ENCODER_OUTPUTS), (DECODER_INPUTS, DECODER_OUTPUTS))))
+#: a conditional model's graphs take the class label, int64 [N] in [0, num_classes), last
+LABEL_INPUT = "label"
+#: ``vaekit.json["prior"]["kind"]``: N(0, I), or a Gaussian mixture stored in PRIOR_FILE
+PRIOR_KINDS = ("normal", "mixture")
+
+
+def num_classes(contract: Mapping[str, Any]) -> int:
+    """Classes a conditional model's graphs take as ``label`` (0: an unconditional model)."""
+    return int(contract.get("num_classes") or 0)
+
+
+def graph_inputs(contract: Mapping[str, Any], graph: str) -> tuple[str, ...]:
+    """A graph's input names: ``("image",)`` / ``("z",)``, plus ``"label"`` when conditional."""
+    if graph not in GRAPHS:
+        raise ValueError(f"unknown graph {graph!r}; choose one of {GRAPHS}")
+    base = GRAPH_NAMES[graph][0]
+    return (*base, LABEL_INPUT) if num_classes(contract) else base
+
+
+#: the latent size whose space is drawn as a plane (scatter, manifold sheet, 2-D explorer)
+PLOTTABLE_LATENT_DIM = 2
+
+
+def latent_is_plottable(latent_dim: int) -> bool:
+    """Whether a model's latent space is drawn as a plane: one rule for export, figures, demo."""
+    return int(latent_dim) == PLOTTABLE_LATENT_DIM
 
 
 def image_shape(facts: Mapping[str, Any] | object) -> tuple[int, int, int]:
@@ -72,13 +104,16 @@ def graph_shapes(contract: Mapping[str, Any], graph: str) -> dict[str, list[int 
     c, h, w = image_shape(contract)
     d = int(contract["latent_dim"])
     image, z = ["N", c, h, w], ["N", d]
+    label = {LABEL_INPUT: ["N"]} if num_classes(contract) else {}
     if graph == "encoder":
-        return {"image": image, "mean": z, "logvar": z}
-    return {"z": z, "image": image}
+        return {"image": image, **label, "mean": z, "logvar": z}
+    return {"z": z, **label, "image": image}
 
 
 def metadata_props(contract: Mapping[str, Any], *, graph: str, precision: str) -> dict[str, str]:
     """The string key/values written into a graph's ``metadata_props``."""
     props = {k: str(contract[k]) for k in CONTRACT_KEYS}
     props.update(format=f"{FORMAT}/{FORMAT_VERSION}", graph=graph, precision=precision)
+    if num_classes(contract):  # a conditional graph says so itself
+        props.update(num_classes=str(num_classes(contract)), inputs=",".join(graph_inputs(contract, graph)))
     return props

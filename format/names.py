@@ -14,6 +14,7 @@ An export folder (``python -m vaekit.export CHECKPOINT``, by default ``CHECKPOIN
     examples.npz                 optional: real test images for demos and figures
                                  (images uint8 [N, C, H, W], labels int64 [N], classes str [K])
     *.fp16.onnx, *.int8.onnx     optional half-precision / quantised copies
+    prior.npz                    a learned prior's mixture (VampPrior): means, logvars [K, D]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RESUME = "resume.pt"
 ONNX_SUBFOLDER = "onnx"  # where `python -m vaekit.export CHECKPOINT` puts graphs by default
 CONTRACT_FILE = "vaekit.json"
 EXAMPLES_FILE = "examples.npz"
+PRIOR_FILE = "prior.npz"  # a learned prior's mixture: means, logvars float32 [K, D]
 GRAPHS = ("encoder", "decoder")
 PRECISIONS = ("fp32", "fp16", "int8")
 GRAPH_SUFFIX = ".onnx"
