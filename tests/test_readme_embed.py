@@ -1,6 +1,7 @@
-"""The README's "embed the decoder in your app" example runs as written, with no vaekit/torch.
+"""The README's code runs as pasted: the "embed the decoder" example (no vaekit, no torch) and the
+Runtime section's examples (vaekit.runtime, no torch).
 
-The block is the ```python fence that opens ``decoder.onnx`` with onnxruntime: taken from
+The embed block is the ```python fence that opens ``decoder.onnx`` with onnxruntime: taken from
 README.md when it has one, else from runtime/EMBED.md (where it is written first).
 """
 
@@ -58,3 +59,40 @@ def test_embed_example_runs_with_only_onnxruntime_and_numpy(tiny_ckpt, tmp_path)
     result = json.loads(lines[-1])
     assert result["shape"] == [16, 1, 28, 28] and result["dtype"] == "uint8"
     assert 0.0 <= result["min"] <= result["max"] <= 1.0
+
+
+# ----------------------------------------------------------------------------- the Runtime section
+
+
+def runtime_blocks() -> list[str]:
+    """The README's ```python blocks that load a model with vaekit.runtime."""
+    text = (REPO / "README.md").read_text()
+    return [b for b in FENCE.findall(text) if "from vaekit.runtime import" in b and "VAE.load(" in b]
+
+
+def _cuda_problem() -> str | None:
+    import onnxruntime as ort
+    from vaekit.runtime.providers import cuda_device_problem
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "this onnxruntime build has no CUDA provider"
+    return cuda_device_problem()
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["runtime", "runtime-gpu"])
+def test_readme_runtime_snippets_run_as_pasted(tiny_ckpt, tmp_path, index):
+    blocks = runtime_blocks()
+    assert len(blocks) >= 2, "README's Runtime section lost its CPU or GPU example"
+    block = blocks[index]
+    if 'providers="cuda"' in block and _cuda_problem():
+        pytest.skip(f"the GPU example needs a usable CUDA GPU: {_cuda_problem()}")
+    # every checkpoint the block names is the tiny exported model (same contract, seconds to run)
+    for name in set(re.findall(r'"checkpoints/([^"/]+)"', block)):
+        (tmp_path / "checkpoints").mkdir(exist_ok=True)
+        (tmp_path / "checkpoints" / name).symlink_to(tiny_ckpt, target_is_directory=True)
+    code = "import sys\nsys.modules['torch'] = None  # the runtime must not need it\n" + block
+    run = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, f"the README's runtime example failed as pasted:\n{run.stderr[-2000:]}"
+    if index == 0:
+        assert run.stdout.strip().splitlines()[-1].startswith("2 (1, 28, 28) ['")  # latent_dim, shape, providers
