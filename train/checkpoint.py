@@ -12,6 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shutil
+import tempfile
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +32,7 @@ from vaekit.format import (  # noqa: F401  (atomic_write_* are re-exported for t
     atomic_write_bytes,
     atomic_write_text,
 )
+from vaekit.format.files import FILE_MODE
 
 from .config import (
     DataConfig,
@@ -62,6 +66,17 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
+CSV = "metrics.csv"
+#: every file of one epoch's checkpoint, in the order they are switched into place
+CHECKPOINT_FILES = (WEIGHTS, CONFIG, METRICS, CSV, RESUME)
+STAGING_PREFIX = ".checkpoint.tmp-"
+MANIFEST = "manifest.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder or one of its files cannot be used; the message says what to do."""
+
+
 def save_checkpoint(
     folder: str | os.PathLike,
     model: VAE,
@@ -71,24 +86,244 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     resume: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint folder; the resume state, when given, is written last."""
+    """Write a checkpoint folder as one atomic unit; returns ``folder``.
+
+    ``config.json``, ``model.safetensors``, ``metrics.json``, ``metrics.csv`` (from
+    ``metrics["history"]``, one row per epoch) and ``resume.pt`` are written into a hidden
+    staging folder inside ``folder``, fsynced, sealed by a manifest, and only then renamed
+    into place. A process killed before the manifest leaves the previous checkpoint whole
+    (the staging folder is removed by the next run); one killed while renaming leaves a
+    sealed staging folder that every reader of the folder finishes first
+    (:func:`finish_pending_write`), so no reader sees one epoch's weights beside another
+    epoch's resume state. Option changes between this checkpoint and the previous one in
+    ``folder`` (a resumed run with a new ``--lr``) are recorded in ``config.json["changes"]``.
+    """
     folder = Path(folder)
     model = unwrap(model)
+    version = vaekit_version()
+    epoch = _epoch_of(metrics, resume)
+    files: dict[str, bytes] = {}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"vaekit_version": vaekit_version(), "model_type": model.config.model_type}
-    atomic_write_bytes(folder / WEIGHTS, save_safetensors(state, metadata=meta))
-    config: dict[str, Any] = {"model": model.config.to_dict(), "vaekit_version": meta["vaekit_version"]}
+    meta = {"vaekit_version": version, "model_type": model.config.model_type}
+    if epoch is not None:
+        meta["epoch"] = str(epoch)
+    files[WEIGHTS] = safetensors_bytes(state, meta)
+    config: dict[str, Any] = {"model": model.config.to_dict(), "vaekit_version": version}
     if data is not None:
         config["data"] = vars(data).copy()
     if train is not None:
         config["train"] = vars(train).copy()
-    atomic_write_text(folder / CONFIG, dump_json(config))
+    changes = _changes_since_last(folder, config, epoch)
+    if changes:
+        config["changes"] = changes
+    files[CONFIG] = dump_json(config).encode()
     if metrics is not None:
-        atomic_write_text(folder / METRICS, dump_json(metrics))
+        files[METRICS] = dump_json(metrics).encode()
+        if metrics.get("history"):
+            files[CSV] = history_csv(metrics["history"]).encode()
     if resume is not None:
-        buf = _torch_bytes({**resume, "vaekit_version": meta["vaekit_version"]})
-        atomic_write_bytes(folder / RESUME, buf)
+        files[RESUME] = _torch_bytes({**resume, "vaekit_version": version})
+    write_checkpoint_files(folder, files)
     return folder
+
+
+def _epoch_of(metrics: dict[str, Any] | None, resume: dict[str, Any] | None) -> int | None:
+    if resume is not None and "epoch" in resume:
+        return int(resume["epoch"])
+    if metrics is not None and "epochs" in metrics:
+        return int(metrics["epochs"])
+    return None
+
+
+def _changes_since_last(folder: Path, config: dict[str, Any], epoch: int | None) -> list[dict]:
+    """The previous checkpoint's recorded changes plus what differs from it now."""
+    if epoch is None or not (folder / CONFIG).is_file():
+        return []
+    try:
+        previous = json.loads((folder / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    if not isinstance(previous, dict):
+        return []
+    changes = list(previous.get("changes", []))
+    for section in ("model", "data", "train"):
+        old, new = previous.get(section), config.get(section)
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            continue
+        for key in sorted(set(old) | set(new)):
+            if key in UNRECORDED.get(section, ()) or key not in old or key not in new:
+                continue
+            if _jsonable(old[key]) != _jsonable(new[key]):
+                changes.append({"from_epoch": epoch, "key": f"{section}.{key}",
+                                "old": old[key], "new": _jsonable(new[key])})
+    return changes
+
+
+#: keys that differ between runs by design (the flags that start or resume them)
+UNRECORDED = {"train": ("resume", "overwrite", "out")}
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    """``metrics.csv``: one row per epoch; columns in order of first appearance."""
+    import csv
+
+    columns: dict[str, None] = {}
+    for row in history:
+        columns.update(dict.fromkeys(row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """safetensors bytes with a canonical header (sorted keys): same tensors, same bytes.
+
+    The safetensors writer keeps ``metadata`` in a hash map, so its key order (and the file's
+    bytes) changes from run to run; the header is re-serialised here with sorted keys, padded
+    with spaces to a multiple of 8 bytes as the format asks.
+    """
+    raw = save_safetensors(state, metadata=metadata)
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + raw[8 + n :]
+
+
+def write_checkpoint_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes) into ``folder`` as one unit: stage, seal, switch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+    try:
+        names = [n for n in CHECKPOINT_FILES if n in files] + sorted(set(files) - set(CHECKPOINT_FILES))
+        for name in names:
+            _write_synced(staging / name, files[name])
+        _write_synced(staging / f".{MANIFEST}", dump_json({"files": names}).encode())
+        os.replace(staging / f".{MANIFEST}", staging / MANIFEST)  # sealed: from here on, roll forward
+        _fsync_dir(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _switch(staging, folder, names)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        if hasattr(os, "fchmod"):
+            os.fchmod(f.fileno(), FILE_MODE)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not every platform opens folders (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _switch(staging: Path, folder: Path, names: list[str]) -> None:
+    """Rename each staged file into ``folder`` (one may already be moved), then drop ``staging``."""
+    for name in names:
+        _move_staged(staging, folder, name)
+    _fsync_dir(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_staged(staging: Path, folder: Path, name: str) -> None:
+    try:
+        os.replace(staging / name, folder / name)
+    except FileNotFoundError:
+        pass  # moved already (by a reader finishing this write, or before a crash)
+
+
+def finish_pending_write(folder: str | os.PathLike) -> bool:
+    """Finish a checkpoint write that was killed while switching files into place.
+
+    A sealed staging folder (one with a manifest) is rolled forward: its remaining files are
+    renamed into ``folder``. Unsealed staging folders are left alone here (their writer may
+    still be running); :func:`clean_stale_files` removes them at the next training run.
+    Returns whether anything was finished.
+    """
+    folder = Path(folder)
+    done = False
+    for staging in _staging_folders(folder):
+        manifest = staging / MANIFEST
+        if not manifest.is_file():
+            continue
+        try:
+            names = json.loads(manifest.read_text())["files"]
+            _switch(staging, folder, [n for n in names if Path(n).name == n])
+        except FileNotFoundError:
+            continue  # its writer finished it meanwhile
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(
+                f"{folder} holds an interrupted checkpoint write ({staging.name}) that cannot be "
+                f"finished ({e}): make the folder writable and retry, or resume the training run "
+                f"with --resume"
+            ) from e
+        done = True
+    return done
+
+
+def _staging_folders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir()
+                      if p.name.startswith(STAGING_PREFIX) and p.is_dir())
+    except OSError:
+        return []
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: assume alive
+    return True
+
+
+#: ``.NAME.XXXX.tmp``: what an atomic write of a checkpoint file leaves when killed
+_ATOMIC_TMP = re.compile(r"^\.(%s)\..+\.tmp$" % "|".join(re.escape(n) for n in CHECKPOINT_FILES))
+
+
+def clean_stale_files(folder: str | os.PathLike) -> list[str]:
+    """Finish or remove what killed checkpoint writes left in ``folder``; returns the names removed.
+
+    Sealed staging folders are finished (:func:`finish_pending_write`); unsealed ones whose
+    writing process is gone, and ``.NAME.XXXX.tmp`` files of checkpoint files, are removed.
+    Called by the training run that is about to write into ``folder``.
+    """
+    folder = Path(folder)
+    finish_pending_write(folder)
+    removed = []
+    for staging in _staging_folders(folder):
+        pid = staging.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and _pid_alive(int(pid)):
+            continue
+        shutil.rmtree(staging, ignore_errors=True)
+        removed.append(staging.name)
+    for path in folder.iterdir():
+        if _ATOMIC_TMP.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 def _torch_bytes(obj: Any) -> bytes:
@@ -99,11 +334,15 @@ def _torch_bytes(obj: Any) -> bytes:
 
 def _require(folder: Path, *names: str) -> None:
     if not folder.is_dir():
+        if folder.exists():
+            raise FileNotFoundError(f"{folder} is a file, not a checkpoint folder: pass the folder "
+                                    f"that holds {CONFIG} and {WEIGHTS}")
         raise FileNotFoundError(
             f"no checkpoint folder at {folder}: train one with "
             f"`python -m vaekit.train --out {folder}` or pass an existing folder "
             f"(the shipped ones are under checkpoints/)"
         )
+    finish_pending_write(folder)
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -113,19 +352,37 @@ def _require(folder: Path, *names: str) -> None:
 
 
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    """``config.json`` as a dict with a ``model`` section (checked: a vaekit checkpoint config)."""
     folder = Path(folder)
     _require(folder, CONFIG)
+    path = folder / CONFIG
     try:
-        return json.loads((folder / CONFIG).read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{folder / CONFIG} is not valid JSON ({e}); re-train or restore it") from e
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e}); re-train or restore it") from e
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
+        raise CheckpointError(
+            f"{path} is not a vaekit checkpoint config (it needs a \"model\" section, and "
+            f"\"data\"/\"train\" sections as written by `python -m vaekit.train`): point at a "
+            f"folder written by vaekit, or restore its config.json"
+        )
+    for section in ("data", "train"):
+        if section in cfg and not isinstance(cfg[section], dict):
+            raise CheckpointError(f"{path}: \"{section}\" must be an object of options, got "
+                                  f"{type(cfg[section]).__name__}; restore the file")
+    return cfg
 
 
 def load_configs(folder: str | os.PathLike) -> tuple[VAEConfig, DataConfig | None, TrainConfig | None]:
+    """The model, data and training configs of ``config.json``, each checked (types, ranges)."""
     cfg = read_config(folder)
-    model = model_config_from_dict(cfg["model"])
-    data = data_config_from_dict(cfg["data"]) if "data" in cfg else None
-    train = train_config_from_dict(cfg["train"]) if "train" in cfg else None
+    try:
+        model = model_config_from_dict(cfg["model"])
+        data = data_config_from_dict(cfg["data"]) if "data" in cfg else None
+        train = train_config_from_dict(cfg["train"]) if "train" in cfg else None
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{Path(folder) / CONFIG}: {e}; fix that value or restore the "
+                              f"file") from e
     return model, data, train
 
 
@@ -137,14 +394,21 @@ def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu")
     model = build_model(config)
     try:
         state = load_safetensors((folder / WEIGHTS).read_bytes())
-    except Exception as e:  # safetensors raises its own error types for corrupt files
-        raise ValueError(f"{folder / WEIGHTS} is not a readable safetensors file ({e})") from e
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{folder / WEIGHTS} does not match {folder / CONFIG}: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}; the weights come from a different architecture"
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for corrupt files
+        raise CheckpointError(f"{folder / WEIGHTS} is not a readable safetensors file ({e}); "
+                              f"restore it or re-train") from e
+    ours = model.state_dict()
+    missing = sorted(set(ours) - set(state))
+    unexpected = sorted(set(state) - set(ours))
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in ours.items()
+              if k in state and state[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"{folder / WEIGHTS} does not match {folder / CONFIG} (missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, shape mismatch {shapes[:3]}): the weights come from "
+            f"a different architecture; restore the config.json written with these weights"
         )
+    model.load_state_dict(state)
     return model.to(device).eval()
 
 
@@ -170,7 +434,25 @@ def load_checkpoint_split(
     return data
 
 
+RESUME_KEYS = ("model", "optimizer", "epoch", "step", "rng", "history")
+
+
 def load_resume(folder: str | os.PathLike) -> dict[str, Any]:
+    """``resume.pt`` through ``torch.load(weights_only=True)``; a damaged file is a CheckpointError."""
     folder = Path(folder)
     _require(folder, RESUME)
-    return torch.load(folder / RESUME, map_location="cpu", weights_only=True)
+    path = folder / RESUME
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch.load raises many types for a damaged file
+        raise CheckpointError(
+            f"{path} is damaged and cannot be read ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}): "
+            f"restore it from a backup, or start over with --overwrite (or another --out)"
+        ) from e
+    if not isinstance(state, dict) or not all(k in state for k in RESUME_KEYS):
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"{path} is not a vaekit resume state (has {keys}, needs {list(RESUME_KEYS)}): "
+            f"restore it, or start over with --overwrite (or another --out)"
+        )
+    return state

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -53,11 +56,13 @@ def model_config(name: str) -> Callable[[type[C]], type[C]]:
     return wrap
 
 
-def _at_least(config: Any, name: str, low: float) -> None:
+def _at_least(config: Any, name: str, low: float, *, note: str = "") -> None:
+    """Refuse ``config.name < low`` (and NaN), naming the flag that sets it."""
     value = getattr(config, name)
-    if value < low:
+    if not value >= low:
         flag = "--" + name.replace("_", "-")
-        raise ValueError(f"{name} must be >= {low}, got {value} (set {flag} {low} or more)")
+        extra = f"; {note}" if note else ""
+        raise ValueError(f"{name} must be >= {low}, got {value} (set {flag} {low} or more{extra})")
 
 
 @model_config("vae")
@@ -162,6 +167,8 @@ class VampConfig(VAEConfig):
 
 @dataclass
 class DataConfig:
+    """Where the images come from and how they are framed (checked on construction)."""
+
     dataset: str = "mnist"
     data_root: str = field(default_factory=default_data_root)
     download: bool = False
@@ -169,9 +176,23 @@ class DataConfig:
     crop_fraction: float = 140 / 178  # CelebA: centre crop as a fraction of the width
     limit: int = 0  # use only the first N training images (0: all), for smoke runs
 
+    def __post_init__(self) -> None:
+        if self.dataset not in PRESETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {sorted(PRESETS)}")
+        _at_least(self, "val_size", 1)
+        _at_least(self, "limit", 0, note="0: all images")
+        if not 0 < self.crop_fraction <= 1:
+            raise ValueError(f"crop_fraction must be in (0, 1], got {self.crop_fraction} "
+                             f"(set --crop-fraction to a fraction of the width, e.g. 0.79)")
+
+
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
 
 @dataclass
 class TrainConfig:
+    """The optimisation schedule and the run folder (checked on construction)."""
+
     out: str = "runs/run"
     epochs: int = 20
     batch_size: int = 128
@@ -186,6 +207,31 @@ class TrainConfig:
     eval_batch_size: int = 512
     compile: bool = False  # torch.compile the encoder and decoder (in place)
     log_every: int = 50  # read the logged terms back (and check them) every N steps
+    overwrite: bool = False  # replace the checkpoint already in `out` (else it is refused)
+
+    def __post_init__(self) -> None:
+        if not self.out.strip():
+            raise ValueError("out is empty: set --out to the run folder (e.g. runs/NAME)")
+        for name in ("epochs", "batch_size", "eval_batch_size", "log_every"):
+            _at_least(self, name, 1)
+        _at_least(self, "max_steps", 0, note="0: no limit")
+        _at_least(self, "kl_warmup_steps", 0, note="0: no warm-up")
+        _at_least(self, "grad_clip", 0, note="0: no clipping")
+        _at_least(self, "weight_decay", 0)
+        _at_least(self, "seed", 0)
+        if self.seed > SEED_MAX:
+            raise ValueError(f"seed must be <= {SEED_MAX}, got {self.seed} (set --seed lower)")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr} (e.g. --lr 1e-3)")
+        if not DEVICE.match(self.device):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got "
+                             f"{self.device!r} (e.g. --device cpu)")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other: --resume continues the "
+                             "run in --out, --overwrite replaces it; pass one of them")
+
+
+SEED_MAX = 2**32 - 1
 
 
 # Dataset presets: defaults a dataset needs, overridable from the command line.
@@ -210,12 +256,43 @@ def model_config_from_dict(d: dict[str, Any]) -> VAEConfig:
     return cls(**_checked(cls, d))
 
 
-def _checked(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+def _checked(cls: type, d: Any) -> dict[str, Any]:
+    """``d`` if it is a dict of known keys whose values have the field's type (else ValueError)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} options must be a JSON object, got {type(d).__name__}")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; known keys: {sorted(known)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in d.items():
+        expected = _type_name(hints[key], value)
+        if expected:
+            raise ValueError(f"{cls.__name__}.{key} must be {expected}, got {value!r} "
+                             f"({type(value).__name__})")
     return d
+
+
+def _type_name(tp: Any, value: Any) -> str:
+    """'' when ``value`` fits type ``tp``, else the name of what it should be."""
+    args = typing.get_args(tp)
+    if type(None) in args:
+        if value is None:
+            return ""
+        tp = next(a for a in args if a is not type(None))
+    if typing.get_origin(tp) is tuple:
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value)
+        return "" if ok else "a list of whole numbers"
+    if tp is bool:
+        return "" if isinstance(value, bool) else "true or false"
+    if tp is int:
+        return "" if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if tp is float:
+        return "" if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if tp is str:
+        return "" if isinstance(value, str) else "a string"
+    return ""
 
 
 def data_config_from_dict(d: dict[str, Any]) -> DataConfig:
