@@ -15,7 +15,7 @@ from typing import Any
 from .freshness import default_out, is_up_to_date
 
 _LAZY = {
-    "OPSET": "graphs", "ExportError": "graphs",
+    "OPSET": "graphs", "ExportError": "errors", "FP16_TOLERANCE": "pipeline",
     "PARITY_BATCHES": "pipeline", "TOLERANCE": "pipeline", "ParityError": "pipeline",
     "export_checkpoint": "pipeline",
 }
@@ -27,5 +27,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["OPSET", "PARITY_BATCHES", "TOLERANCE", "ExportError", "ParityError", "default_out",
+__all__ = ["FP16_TOLERANCE", "OPSET", "PARITY_BATCHES", "TOLERANCE", "ExportError", "ParityError", "default_out",
            "export_checkpoint", "is_up_to_date"]

@@ -13,7 +13,7 @@ import io
 import logging
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +22,46 @@ import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
+from .errors import ExportError
+from .onnx_checks import check_portable, make_portable
+
 OPSET = 18
 
 
-class ExportError(RuntimeError):
-    """torch.onnx.export or the ONNX checker rejected a graph."""
+#: layers kept in float32 inside a float16 graph: their sums of squares overflow float16
+FP32_LAYERS = (nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.LayerNorm,
+               nn.BatchNorm1d, nn.BatchNorm2d, nn.Softplus)
+
+
+class _Float32(nn.Module):
+    """Compute ``module`` in float32 inside a float16 network (cast in, compute, cast back)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module.float()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.module(x.float()).to(x.dtype)
 
 
 class _HalfPrecision(nn.Module):
-    """Run ``module`` in float16 behind a float32 interface: ``x`` float32 -> float32 outputs."""
+    """Run ``module`` in float16 behind a float32 interface: float32 inputs -> float32 outputs.
+
+    Normalisation layers (:data:`FP32_LAYERS`) stay float32, so the graph holds when a GPU
+    computes it in real float16 (GroupNorm inputs reach |600| in celeba64: their squares
+    overflow float16). Integer inputs (class labels) pass through unchanged.
+    """
 
     def __init__(self, module: nn.Module):
         super().__init__()
         self.module = copy.deepcopy(module).half().eval()
+        for name, child in list(self.module.named_modules()):
+            if isinstance(child, FP32_LAYERS) and name:
+                parent, _, attr = name.rpartition(".")
+                setattr(self.module.get_submodule(parent) if parent else self.module, attr, _Float32(child))
 
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
-        out = self.module(x.to(torch.float16))
+    def forward(self, x: Tensor, label: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
+        out = self.module(x.to(torch.float16), *(() if label is None else (label,)))
         if isinstance(out, tuple):
             return tuple(o.float() for o in out)
         return out.float()
@@ -45,7 +69,7 @@ class _HalfPrecision(nn.Module):
 
 def export_graph(
     module: nn.Module,
-    example: Tensor,
+    example: Tensor | tuple[Tensor, ...],
     path: Path,
     *,
     input_names: Sequence[str],
@@ -57,8 +81,10 @@ def export_graph(
     """Export ``module(example)`` to ``path`` with batch axis ``N`` dynamic; returns the model.
 
     ``example`` is one float32 batch of at least 2 items (so the batch axis is not
-    specialised). ``half`` exports a float16 copy that keeps float32 inputs and outputs.
+    specialised), or a tuple of such batches for a graph with several inputs (a conditional
+    model's ``(z, label)``). ``half`` exports a float16 copy that keeps float32 inputs and outputs.
     """
+    args = example if isinstance(example, tuple) else (example,)
     module = (_HalfPrecision(module) if half else module).eval()
     batch = torch.export.Dim("N", min=1)
     log = io.StringIO()
@@ -66,9 +92,9 @@ def export_graph(
         with contextlib.redirect_stdout(log), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # exporter chatter; failures raise
             program = torch.onnx.export(
-                module, (example,), dynamo=True, opset_version=OPSET,
+                module, args, dynamo=True, opset_version=OPSET,
                 input_names=list(input_names), output_names=list(output_names),
-                dynamic_shapes=({0: batch},), external_data=False, optimize=True,
+                dynamic_shapes=tuple({0: batch} for _ in args), external_data=False, optimize=True,
             )
     except Exception as e:  # torch.export / onnxscript raise many types; keep their message
         raise ExportError(
@@ -83,7 +109,11 @@ def export_graph(
 
 
 def finish_graph(model: onnx.ModelProto, path: Path, *, props: dict[str, str], doc: str) -> onnx.ModelProto:
-    """Write ``props`` into ``metadata_props``, run the full checker, save to ``path``.
+    """Write ``props`` into ``metadata_props``, make it portable, check it, save to ``path``.
+
+    :func:`~vaekit.export.onnx_checks.make_portable` fixes what other clients refuse (IR
+    version, unused opsets, batch axis expressions, Q/DQ ranks); the full ONNX checker and
+    :func:`~vaekit.export.onnx_checks.check_portable` must then both pass.
 
     The exporter's per-node debug metadata (stack traces with this machine's file paths,
     FX node dumps: about a third of a small graph's bytes) is dropped from shipped graphs.
@@ -93,10 +123,12 @@ def finish_graph(model: onnx.ModelProto, path: Path, *, props: dict[str, str], d
     set_metadata(model, props)
     model.doc_string = doc
     model.producer_name = "vaekit"
+    make_portable(model)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as e:
         raise ExportError(f"{path.name} fails onnx.checker.check_model(full_check=True): {e}") from e
+    check_portable(model, path.name, precision=props.get("precision", "fp32"))
     onnx.save_model(model, str(path))
     return model
 
@@ -133,10 +165,13 @@ def _quiet_root_logger() -> Iterator[None]:
 
 
 def quantize_int8(
-    src: Path, dst: Path, *, input_name: str, calibration: Sequence[np.ndarray],
-    props: dict[str, str], doc: str,
+    src: Path, dst: Path, *, input_name: str,
+    calibration: Sequence[np.ndarray | Mapping[str, np.ndarray]], props: dict[str, str], doc: str,
 ) -> onnx.ModelProto:
     """Static int8 quantisation (QDQ, per-channel weights, MinMax on ``calibration`` batches).
+
+    A calibration batch is an array fed as ``input_name``, or a whole feed (name -> array)
+    for a graph with more inputs (a conditional model's label).
 
     Convs and the linear layer are quantised; normalisation and activations stay float
     (ONNX Runtime fuses QDQ around Conv into QLinearConv on CPU). Static beats dynamic
@@ -152,7 +187,9 @@ def quantize_int8(
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter([{input_name: np.ascontiguousarray(b, dtype=np.float32)} for b in calibration])
+            self.batches = iter([
+                {k: np.ascontiguousarray(v) for k, v in b.items()} if isinstance(b, Mapping)
+                else {input_name: np.ascontiguousarray(b, dtype=np.float32)} for b in calibration])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)

@@ -114,6 +114,10 @@ def test_fp16_and_int8_copies_are_recorded_with_parity_and_psnr(tiny_ckpt):
             assert v[graph]["bytes"] == path.stat().st_size and v[graph]["sha256"] == sha(path)
         assert set(v["parity_vs_torch_fp32"]["decoder"]) == {"1", "7", "64"}
         assert v["decoder_psnr_db_vs_fp32"] >= min_psnr, f"{precision} decoder drifted from fp32"
+    # fp16 computed in real float16 (ONNX's reference evaluator), not quietly in float32
+    computed = c["variants"]["fp16"]["fp16_computed"]
+    assert computed["evaluator"] == "onnx.reference.ReferenceEvaluator"
+    assert max(*computed["encoder"].values(), *computed["decoder"].values()) <= computed["tolerance"] == 1e-2
 
 
 def test_examples_hold_real_test_images(tiny_ckpt):

@@ -1,0 +1,193 @@
+"""Graphs every mainstream ONNX client accepts: fix what the exporter and quantiser leave, then check.
+
+What other clients refuse (tried in onnxruntime-web/WebGPU, ONNX Runtime 1.15-1.17, OpenCV
+DNN), and what this module fixes (:func:`make_portable`) and then refuses to ship
+(:func:`check_portable`):
+
+* an IR version above the lowest one the graph's opsets need (ONNX Runtime < 1.17 refuses
+  IR 10: "Unsupported model IR version");
+* opset imports no node uses (the quantiser adds ``ai.onnx.ml`` v5 and seven more; they raise
+  the IR version a loader asks for);
+* a batch axis declared as an expression (``floor(1.0*N)``) instead of the plain ``N``;
+* a ``QuantizeLinear`` / ``DequantizeLinear`` whose scale and zero point differ in rank (the
+  spec forbids it and WebGPU refuses it; ``onnx.checker`` misses it);
+* in float16 graphs, a normalisation or reduction op computed in float16 (its squares and
+  sums overflow: the graph is then only right on providers that quietly compute in float32).
+
+:func:`fp16_computed_outputs` runs a graph with ONNX's reference evaluator, which computes
+every op in the dtype the graph declares: real float16, as a GPU would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from .errors import ExportError
+
+BATCH_AXIS = "N"
+DEFAULT_DOMAINS = ("", "ai.onnx")
+#: ops whose float16 arithmetic overflows on activations a VAE reaches (sums of squares)
+FP32_OPS = frozenset({
+    "InstanceNormalization", "GroupNormalization", "LayerNormalization", "BatchNormalization",
+    "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "ReduceLogSumExp",
+    "Softplus", "Exp", "Softmax", "LogSoftmax",
+})
+_QDQ = ("QuantizeLinear", "DequantizeLinear")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def min_ir_version(model: onnx.ModelProto) -> int:
+    """The lowest IR version that the opsets the model's nodes use need."""
+    used = used_domains(model) | {""}
+    opsets = [o for o in model.opset_import if ("" if o.domain == "ai.onnx" else o.domain) in used]
+    return onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True)
+
+
+def used_domains(model: onnx.ModelProto) -> set[str]:
+    domains = {n.domain or "" for n in model.graph.node}
+    for f in model.functions:
+        domains.add(f.domain)
+        domains.update(n.domain or "" for n in f.node)
+    return {"" if d == "ai.onnx" else d for d in domains}
+
+
+def _constants(model: onnx.ModelProto) -> dict[str, TensorProto]:
+    consts = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.output:
+            for a in n.attribute:
+                if a.name == "value":
+                    consts[n.output[0]] = a.t
+    return consts
+
+
+# ----------------------------------------------------------------------------- fixes
+
+
+def make_portable(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Fix, in place, every defect :func:`check_portable` refuses that can be fixed losslessly."""
+    _match_qdq_ranks(model)
+    _plain_batch_axis(model)
+    used = used_domains(model)
+    keep = [o for o in model.opset_import if (o.domain or "") in DEFAULT_DOMAINS or o.domain in used]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+    model.ir_version = min_ir_version(model)
+    return model
+
+
+def _match_qdq_ranks(model: onnx.ModelProto) -> None:
+    """Give each Q/DQ zero point the shape of its scale (same values: [] and [1] hold one)."""
+    inits = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type not in _QDQ or len(node.input) < 3 or not node.input[2]:
+            continue
+        scale, zero = inits.get(node.input[1]), inits.get(node.input[2])
+        if scale is None or zero is None or list(scale.dims) == list(zero.dims):
+            continue
+        values = numpy_helper.to_array(zero)
+        if values.size != int(np.prod(scale.dims, dtype=np.int64)):
+            continue  # a real mismatch, not a rank one: check_portable names it
+        zero.CopyFrom(numpy_helper.from_array(values.reshape(tuple(scale.dims)), zero.name))
+
+
+def _plain_batch_axis(model: onnx.ModelProto) -> None:
+    """Inputs and outputs: batch axis ``N``; intermediate shapes with an expression are dropped."""
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].Clear()
+            dims[0].dim_param = BATCH_AXIS
+    keep = [v for v in model.graph.value_info
+            if all(not d.dim_param or _IDENTIFIER.match(d.dim_param) for d in v.type.tensor_type.shape.dim)]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(keep)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def portability_problems(model: onnx.ModelProto, *, precision: str = "fp32") -> list[str]:
+    """Every reason a mainstream client would refuse (or silently mis-compute) ``model``."""
+    problems = []
+    need = min_ir_version(model)
+    if model.ir_version != need:
+        problems.append(
+            f"IR version {model.ir_version}, but the opsets its nodes use need IR {need} (ONNX "
+            f"Runtime 1.16 reads at most IR 9; write the lowest version the opsets need)")
+    unused = sorted(f"{o.domain} v{o.version}" for o in model.opset_import
+                    if (o.domain or "") not in DEFAULT_DOMAINS and o.domain not in used_domains(model))
+    if unused:
+        problems.append(f"opset imports no node uses: {', '.join(unused)} (drop them)")
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if not dims or dims[0].dim_param != BATCH_AXIS:
+            got = (dims[0].dim_param or dims[0].dim_value) if dims else "no shape"
+            problems.append(f"{value.name!r} declares its batch axis as {got!r}, not the plain "
+                            f"{BATCH_AXIS!r} every client reads")
+    consts = _constants(model)
+    for node in model.graph.node:
+        if node.op_type in _QDQ and len(node.input) >= 3 and node.input[2]:
+            scale, zero = consts.get(node.input[1]), consts.get(node.input[2])
+            if scale is not None and zero is not None and len(scale.dims) != len(zero.dims):
+                problems.append(
+                    f"{node.op_type} {node.name!r}: scale shape {list(scale.dims)} and zero-point "
+                    f"shape {list(zero.dims)} differ in rank (the spec forbids it; onnxruntime-web "
+                    f"refuses it: give both the same shape)")
+    if precision == "fp16":
+        problems.extend(_fp16_reductions(model))
+    return problems
+
+
+def _fp16_reductions(model: onnx.ModelProto) -> list[str]:
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+    types.update({t.name: t.data_type for t in inferred.graph.initializer})
+    bad = [n for n in inferred.graph.node
+           if n.op_type in FP32_OPS and n.input and types.get(n.input[0]) == TensorProto.FLOAT16]
+    if not bad:
+        return []
+    names = ", ".join(f"{n.op_type} {n.name!r}" for n in bad[:4]) + (" ..." if len(bad) > 4 else "")
+    return [f"{len(bad)} normalisation/reduction op(s) compute in float16 ({names}): their sums of "
+            f"squares overflow float16 (max 65504); keep them in float32"]
+
+
+def check_portable(model: onnx.ModelProto, name: str, *, precision: str = "fp32") -> None:
+    """Raise ExportError listing every portability defect of ``model`` (``name`` for the message)."""
+    problems = portability_problems(model, precision=precision)
+    if problems:
+        listed = "\n  - ".join(problems)
+        raise ExportError(
+            f"{name} would not load (or not compute right) in every ONNX client:\n  - {listed}\n"
+            f"vaekit.export.onnx_checks.make_portable fixes the first four; nothing was written")
+
+
+# ----------------------------------------------------------------------------- float16
+
+
+def fp16_computed_outputs(model: onnx.ModelProto | str, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Run ``model`` with ONNX's reference evaluator: each op in its declared dtype (real fp16).
+
+    Overflow warnings are silenced: an overflow shows up as inf/NaN or a wrong value in the
+    outputs, which the parity check reports.
+    """
+    from onnx.reference import ReferenceEvaluator
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return ReferenceEvaluator(model).run(None, dict(feeds))
+
+
+def required_versions(model: onnx.ModelProto) -> dict[str, object]:
+    """What a client needs to load ``model``: IR version, opsets, and the lowest ONNX Runtime."""
+    opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
+    return {"ir_version": int(model.ir_version), "opsets": opsets, "onnxruntime": MIN_ONNXRUNTIME}
+
+
+#: the oldest ONNX Runtime the graphs are written for (reads IR <= 9 and opset 18)
+MIN_ONNXRUNTIME = "1.16"
