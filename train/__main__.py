@@ -8,6 +8,7 @@ config's default. Each ``--model`` adds its own flags (``--model iwae --help`` l
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import types
 import typing
@@ -41,6 +42,7 @@ HELP = {
     "device": "auto (CUDA when present), cpu, cuda, cuda:1, ...",
     "resume": "continue the run in --out from its last finished epoch",
     "max_steps": "stop after this many optimiser steps in total (0: no limit)",
+    "overwrite": "replace the checkpoint already in --out (without it, a folder holding one is refused)",
     "compile": "torch.compile the encoder and decoder (CUDA: worth it for long runs)",
     "log_every": "steps between reading the logged terms back to the host (and the NaN check)",
 }
@@ -78,8 +80,15 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
         group.add_argument(flag, **kw)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (exit 2), without the long usage text."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m vaekit.train", description=__doc__, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -93,7 +102,7 @@ def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, argparse.Namespace]:
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre = OneLineParser(prog="python -m vaekit.train", add_help=False, allow_abbrev=False)
     pre.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae")
     known, _ = pre.parse_known_args(argv)
     model_cls = MODEL_CONFIGS[known.model]
@@ -103,35 +112,77 @@ def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, a
     def pick(cls: type) -> dict[str, Any]:
         return {f.name: getattr(args, f.name) for f in fields(cls)}
 
-    data = DataConfig(**pick(DataConfig))
-    train = TrainConfig(**pick(TrainConfig))
+    if args.threads < 0:
+        parser.error(f"--threads must be >= 0, got {args.threads} (0: all cores)")
     given = {k: v for k, v in pick(model_cls).items() if v is not None}
     try:
+        data = DataConfig(**pick(DataConfig))
+        train = TrainConfig(**pick(TrainConfig))
+        _check_image_options(data.dataset, given)
         model = model_cls(**{**PRESETS[data.dataset], **given})
+        check_device_available(train.device)
     except ValueError as e:
         parser.error(str(e))
     return model, data, train, args
+
+
+def _check_image_options(dataset: str, given: dict[str, Any]) -> None:
+    """The dataset fixes the image shape: ``--image-size 32`` for MNIST is refused up front."""
+    preset = PRESETS[dataset]
+    for key in ("in_channels", "image_size"):
+        if key in given and given[key] != preset[key]:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(
+                f"{flag} {given[key]} does not match {dataset}, whose images are "
+                f"{preset['in_channels']}x{preset['image_size']}x{preset['image_size']}: "
+                f"drop {flag} (or pass {flag} {preset[key]})"
+            )
+
+
+def check_device_available(name: str) -> None:
+    """Refuse a device this machine does not have (``--device cuda`` without a GPU)."""
+    if not name.startswith(("cuda", "mps")):
+        return
+    import torch
+
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError("--device mps asked for Apple's GPU, but torch sees none: "
+                             "use --device cpu or --device auto")
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {name} asked for CUDA, but torch sees no GPU: use "
+                         f"--device cpu (or --device auto, which picks CUDA when present)")
+    index = int(name.split(":")[1]) if ":" in name else 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"--device {name}: torch sees {count} GPU(s), cuda:0 to "
+                         f"cuda:{count - 1}; pick one of those")
 
 
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from .data import DatasetNotFoundError
-    from .loop import RunFolderError, train
+    from .loop import train
 
     model, data, train_cfg, args = parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         train(model, data, train_cfg)
-    except (DatasetNotFoundError, RunFolderError) as e:
+    except (DatasetNotFoundError, ValueError) as e:  # RunFolderError, CheckpointError, config checks
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:
+        print(f"error: training diverged: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last finished epoch is saved in {train_cfg.out}; "
               f"continue with the same command plus --resume", file=sys.stderr)
         return 130
-    print(f"checkpoint: {train_cfg.out}  (evaluate: python -m vaekit.train.evaluate {train_cfg.out})")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        print(f"checkpoint: {train_cfg.out}  (evaluate: python -m vaekit.train.evaluate {train_cfg.out})")
     return 0
 
 

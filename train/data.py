@@ -9,6 +9,9 @@ skipped, so a partial copy and a user's full official download both load.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +88,6 @@ def _holdout(images: Tensor, labels: Tensor, split: str, config: DataConfig):
 
 
 def _load_celeba(config: DataConfig, split: str, size: int = 64) -> ImageSplit:
-    from PIL import Image
-
     root = Path(config.data_root)
     folder = root / "celeba"
     partition = folder / "list_eval_partition.txt"
@@ -112,11 +113,74 @@ def _load_celeba(config: DataConfig, split: str, size: int = 64) -> ImageSplit:
     if not names:
         raise _missing("CelebA " + split, root, [f"celeba/img_align_celeba/<files of split {split}>"],
                        "check that the images listed in list_eval_partition.txt are present")
-    out = np.empty((len(names), 3, size, size), dtype=np.uint8)
-    for i, name in enumerate(names):
-        with Image.open(images_dir / name) as im:
-            out[i] = np.asarray(celeba_frame(im.convert("RGB"), config.crop_fraction, size)).transpose(2, 0, 1)
+    out = framed_cache(images_dir, names, config.crop_fraction, size)
     return ImageSplit(torch.from_numpy(out), torch.full((len(names),), -1, dtype=torch.long))
+
+
+CACHE_VERSION = 1
+
+
+def framed_cache(images_dir: Path, names: list[str], crop_fraction: float, size: int) -> np.ndarray:
+    """The framed faces as uint8 ``[N, 3, size, size]``, decoded from JPEG once and cached.
+
+    The cache is one ``.npy`` beside the images (``celeba/.vaekit-cache/``), or under
+    ``$XDG_CACHE_HOME/vaekit`` (``~/.cache/vaekit``) where that folder is read-only. Its name holds the framing
+    (crop fraction, size), the loader version and a hash of the file list, so a change to
+    any of them builds a new one; no epoch decodes a JPEG again.
+    """
+    key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+    name = f"celeba-v{CACHE_VERSION}-{size}px-crop{crop_fraction:.6f}-{len(names)}-{key}.npy"
+    for folder in (images_dir.parent / ".vaekit-cache", _user_cache()):
+        if (folder / name).is_file():
+            try:
+                return np.load(folder / name, allow_pickle=False)
+            except (OSError, ValueError):
+                pass  # a damaged cache is rebuilt below
+    out = _decode_all(images_dir, names, crop_fraction, size)
+    beside = images_dir.parent / ".vaekit-cache"
+    for folder in ((beside, _user_cache()) if _writable(images_dir.parent) else (_user_cache(),)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, out, allow_pickle=False)
+            os.replace(tmp, folder / name)
+            break
+        except OSError:
+            continue
+    return out
+
+
+def _writable(folder: Path) -> bool:
+    """Writable, and not marked read-only (root may write anywhere, but should not here)."""
+    try:
+        return bool(folder.stat().st_mode & 0o200) and os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vaekit"
+
+
+def _decode_all(images_dir: Path, names: list[str], crop_fraction: float, size: int) -> np.ndarray:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+    from tqdm import tqdm
+
+    out = np.empty((len(names), 3, size, size), dtype=np.uint8)
+
+    def one(i: int) -> None:
+        with Image.open(images_dir / names[i]) as im:
+            framed = celeba_frame(im.convert("RGB"), crop_fraction, size)
+            out[i] = np.asarray(framed).transpose(2, 0, 1)
+
+    with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
+        list(tqdm(pool.map(one, range(len(names))), total=len(names), leave=False,
+                  desc=f"decoding {len(names)} CelebA JPEGs once (cached)",
+                  disable=len(names) < 1000))
+    return out
 
 
 def celeba_frame(image, crop_fraction: float, size: int):

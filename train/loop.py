@@ -1,16 +1,24 @@
-"""The training loop: one loop for every registered variant.
+"""The training loop: one loop for every registered variant, on one process or many.
 
 Randomness is a pure function of ``(seed, epoch)``: each epoch reseeds its shuffling,
 binarisation and reparameterisation noise, so a run resumed after epoch ``e`` follows the
-same path as an uninterrupted one. The checkpoint folder is rewritten (atomically, file by
-file) after every epoch.
+same path as an uninterrupted one.
+
+The loop feeds the device without waiting on the host: the training images stay resident on
+the training device as uint8 (:class:`~vaekit.train.feed.DeviceFeed`), batches are gathered,
+binarised and converted there, and the logged terms are summed on the device and read back
+only every ``log_every`` steps (which is also where a non-finite loss is caught). On CUDA it
+trains under bf16 autocast in channels-last layout with a fused AdamW; ``compile=True`` compiles
+the encoder and decoder in place.
+
+Started by ``torchrun --nproc-per-node N -m vaekit.train ...``, it trains data-parallel with
+DistributedDataParallel (NCCL on GPUs, gloo on CPU): each rank takes its share of every global
+batch of ``batch_size`` images, and rank 0 alone validates and writes the checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import math
 import time
 from pathlib import Path
@@ -19,24 +27,24 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .checkpoint import (
-    RESUME,
-    atomic_write_text,
-    load_resume,
-    read_config,
-    save_checkpoint,
-)
+from .checkpoint import save_checkpoint
 from .config import DataConfig, TrainConfig, VAEConfig
-from .data import batches, binarize, load_split
+from .data import load_split
+from .distributed import Distributed
 from .evaluate import evaluate_elbo
+from .feed import DeviceFeed
 from .model import VAE, build_model, count_parameters
+from .objective import kl_warmup
+from .runfolder import RunFolderError, prepare_run  # noqa: F401  (RunFolderError: re-exported)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, dist: Distributed | None = None) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {name} asked for CUDA, but torch sees no GPU; use --device cpu")
+    if dist is not None and dist.active and name == "cuda":
+        return torch.device("cuda", dist.local_rank)
     return torch.device(name)
 
 
@@ -44,149 +52,178 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 100_003 + epoch
 
 
-class RunFolderError(ValueError):
-    pass
+class _Setup:
+    """Model, optimiser and execution options for one run (built once, before epoch 1)."""
+
+    def __init__(self, model_config: VAEConfig, cfg: TrainConfig, device: torch.device,
+                 dist: Distributed):
+        torch.manual_seed(cfg.seed)
+        self.model: VAE = build_model(model_config).to(device)
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay, fused=self.cuda or None)
+        if cfg.compile:
+            self.model.encoder.compile()
+            self.model.decoder.compile()
+        # what the step calls: the DDP wrapper when distributed, else the model itself
+        self.step_module = dist.wrap(self.model, device)
+        self.amp = (torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda
+                    else contextlib.nullcontext())
+
+    def restore(self, state: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        return state["epoch"], state["step"], list(state["history"])
 
 
-def _check_run_folder(out: Path, model_config: VAEConfig, resume: bool) -> dict[str, Any] | None:
-    """The resume state to continue from, or None; refuses to overwrite an existing run."""
-    has_run = (out / RESUME).is_file()
-    if not resume:
-        if has_run:
-            raise RunFolderError(
-                f"{out} already holds a training run: pass --resume to continue it, "
-                f"or choose another --out (nothing was overwritten)"
-            )
-        return None
-    if not has_run:
-        print(f"--resume: no {RESUME} in {out} yet, starting from scratch")
-        return None
-    saved = read_config(out)["model"]
-    if saved != model_config.to_dict():
-        raise RunFolderError(
-            f"--resume: the model config in {out}/config.json differs from this command's "
-            f"({saved} vs {model_config.to_dict()}); resume with the same options or another --out"
+def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step: int,
+                 dist: Distributed, progress: bool) -> tuple[int, dict[str, float], int, float]:
+    """One epoch; returns ``(step, mean logged terms, images seen by all ranks, seconds)``."""
+    s.model.train()
+    gen_seed = epoch_seed(cfg.seed, epoch)
+    torch.manual_seed(gen_seed + 1 + dist.rank)  # reparameterisation noise: per rank
+    batches = feed.epoch(cfg.batch_size, seed=gen_seed, rank=dist.rank, world=dist.world)
+    steps = feed.steps_per_epoch(cfg.batch_size, dist.world)
+    if cfg.max_steps:
+        steps = min(steps, cfg.max_steps - step)
+    sums: torch.Tensor | None = None
+    keys: list[str] = []
+    seen = torch.zeros((), dtype=torch.float64, device=feed.device)
+    t0 = time.perf_counter()
+    bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
+               disable=not (progress and dist.is_main))
+    for i, (x, y) in enumerate(batches):
+        if i >= steps:
+            break
+        with s.amp:
+            terms = s.step_module(x, y, kl_scale=kl_warmup(step, cfg.kl_warmup_steps))
+        s.opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
+        s.opt.step()
+        step += 1
+        if sums is None:
+            keys = list(terms)
+            sums = torch.zeros(len(keys), dtype=torch.float64, device=feed.device)
+        sums += torch.stack([terms[k].detach().double() for k in keys]) * len(x)
+        seen += len(x)
+        bar.update()
+        if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
+            _check_finite(sums, keys, step, cfg)  # the one host sync every log_every steps
+            bar.set_postfix({k: f"{v:.4f}" for k, v in zip(keys, (sums / seen).tolist())
+                             if k in ("loss", "kl")})
+    bar.close()
+    if sums is None:
+        return step, {}, 0, time.perf_counter() - t0
+    totals = dist.all_reduce_sum(torch.cat([sums, seen.view(1)]))
+    if s.cuda:
+        torch.cuda.synchronize(feed.device)
+    seconds = time.perf_counter() - t0
+    n = float(totals[-1])
+    return step, {k: float(v) / n for k, v in zip(keys, totals[:-1])}, int(n), seconds
+
+
+def _check_finite(sums: torch.Tensor, keys: list[str], step: int, cfg: TrainConfig) -> None:
+    if not bool(torch.isfinite(sums).all()):
+        bad = [k for k, v in zip(keys, sums.tolist()) if not math.isfinite(v)]
+        raise FloatingPointError(
+            f"{', '.join(bad)} became non-finite within the {cfg.log_every} steps up to step "
+            f"{step}: lower --lr (now {cfg.lr}) or --grad-clip (now {cfg.grad_clip}); the last "
+            f"finished epoch is saved in {cfg.out}"
         )
-    return load_resume(out)
-
-
-def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buf.getvalue())
 
 
 def train(
     model_config: VAEConfig, data_config: DataConfig, train_config: TrainConfig, *,
     progress: bool = True,
 ) -> tuple[VAE, list[dict[str, Any]]]:
-    """Train (or resume) and return the model and its per-epoch history."""
+    """Train (or resume) and return the (unwrapped) model and its per-epoch history."""
     cfg = train_config
     out = Path(cfg.out)
-    device = resolve_device(cfg.device)
-    state = _check_run_folder(out, model_config, cfg.resume)
+    with Distributed.from_env(cfg.device) as dist:
+        device = resolve_device(cfg.device, dist)
+        state = prepare_run(out, model_config, data_config, cfg, writer=dist.is_main)
 
-    train_data = load_split(data_config, "train")
-    valid_data = load_split(data_config, "valid")
-    expected = (model_config.in_channels, model_config.image_size, model_config.image_size)
-    if tuple(train_data.images.shape[1:]) != expected:
-        raise ValueError(
-            f"{data_config.dataset} images are {tuple(train_data.images.shape[1:])} but the model "
-            f"expects {expected}: set --in-channels/--image-size to match the data"
-        )
+        train_data = load_split(data_config, "train")
+        valid_data = load_split(data_config, "valid")
+        expected = (model_config.in_channels, model_config.image_size, model_config.image_size)
+        if tuple(train_data.images.shape[1:]) != expected:
+            raise ValueError(
+                f"{data_config.dataset} images are {tuple(train_data.images.shape[1:])} but the "
+                f"model expects {expected}: set --in-channels/--image-size to match the data"
+            )
+        s = _Setup(model_config, cfg, device, dist)
+        feed = DeviceFeed(train_data, device, binary=s.model.likelihood.binary,
+                          channels_last=s.cuda)
+        start_epoch, step, history = 0, 0, []
+        if state is not None:
+            start_epoch, step, history = s.restore(state)
+            if dist.is_main:
+                print(f"resumed {out} at epoch {start_epoch}, step {step}")
+        n_params = count_parameters(s.model)
+        if progress and dist.is_main:
+            print(f"{type(s.model).__name__}: {n_params:,} parameters | {len(train_data):,} "
+                  f"train, {len(valid_data):,} valid images | device {device}"
+                  + (f" x {dist.world} processes ({dist.backend})" if dist.active else "")
+                  + (" | bf16 autocast, channels-last" if s.cuda else "")
+                  + (" | compiled" if cfg.compile else ""))
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(model_config).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start_epoch, step, history = 0, 0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch, step, history = state["epoch"], state["step"], list(state["history"])
-        torch.set_rng_state(state["rng"])
-        print(f"resumed {out} at epoch {start_epoch}, step {step}")
-
-    amp = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda" else contextlib.nullcontext()
-    )
-    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
-    n_params = count_parameters(model)
-    if progress:
-        print(f"{type(model).__name__}: {n_params:,} parameters | {len(train_data):,} train, "
-              f"{len(valid_data):,} valid images | device {device}")
-
-    for epoch in range(start_epoch, cfg.epochs):
-        if cfg.max_steps and step >= cfg.max_steps:
-            break
-        g = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
-        torch.manual_seed(epoch_seed(cfg.seed, epoch) + 1)
-        model.train()
-        t0, seen, sums = time.perf_counter(), 0, {"loss": 0.0, "elbo": 0.0, "kl": 0.0}
-        bar = tqdm(batches(train_data, cfg.batch_size, shuffle=True, generator=g),
-                   total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not progress, dynamic_ncols=True)
-        for x, _ in bar:
-            if model.likelihood.binary:
-                x = binarize(x, g)
-            x = x.to(device, non_blocking=True)
-            with amp:
-                terms = model(x, kl_weight=model.kl_weight(step, cfg.kl_warmup_steps))
-            if not torch.isfinite(terms["loss"]):
-                raise FloatingPointError(
-                    f"loss became {terms['loss'].item()} at step {step}: lower --lr "
-                    f"(now {cfg.lr}) or --grad-clip (now {cfg.grad_clip})"
-                )
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            step += 1
-            seen += len(x)
-            for k in sums:
-                sums[k] += terms[k].item() * len(x)
-            bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}", kl=f"{sums['kl'] / seen:.4f}")
+        for epoch in range(start_epoch, cfg.epochs):
             if cfg.max_steps and step >= cfg.max_steps:
                 break
-        bar.close()
-        train_seconds = time.perf_counter() - t0
-        val = evaluate_elbo(model, valid_data, batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                            device=str(device))
-        row = {
-            "epoch": epoch + 1,
-            "step": step,
-            "train_loss_per_dim": sums["loss"] / max(seen, 1),
-            "train_elbo_per_dim": sums["elbo"] / max(seen, 1),
-            "valid_elbo_nats": val["elbo_nats"],
-            "valid_bits_per_dim": val["bits_per_dim"],
-            "valid_kl_nats": val["kl_nats"],
-            "epoch_seconds": round(train_seconds, 2),
-            "images_per_second": round(seen / train_seconds, 1),
-        }
-        history.append(row)
-        if progress:
-            print(f"epoch {epoch + 1}: valid ELBO {val['elbo_nats']:.2f} nats/image "
-                  f"({val['bits_per_dim']:.4f} bits/dim), {row['images_per_second']:.0f} img/s")
-        metrics = {
-            "parameters": n_params,
-            "train_images": len(train_data),
-            "epochs": epoch + 1,
-            "steps": step,
-            "train_seconds": round(sum(r["epoch_seconds"] for r in history), 1),
-            "device": str(device),
-            "history": history,
-        }
-        resume = {
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(),
-            "epoch": epoch + 1,
-            "step": step,
-            "rng": torch.get_rng_state(),
-            "history": history,
-        }
-        save_checkpoint(out, model, data=data_config, train=cfg, metrics=metrics, resume=resume)
-        _write_csv(out / "metrics.csv", history)
-    return model, history
+            step, means, seen, seconds = _train_epoch(s, feed, cfg, epoch, step, dist, progress)
+            if dist.is_main:
+                row = _epoch_row(s.model, valid_data, cfg, device, epoch, step, means, seen,
+                                 seconds)
+                history.append(row)
+                if progress:
+                    print(f"epoch {epoch + 1}: valid ELBO {row['valid_elbo_nats']:.2f} nats/image "
+                          f"({row['valid_bits_per_dim']:.4f} bits/dim), "
+                          f"{row['images_per_second']:.0f} img/s")
+                _save(s, out, data_config, cfg, history, n_params, len(train_data), device,
+                      dist, epoch, step)
+            dist.barrier()
+        return s.model, history
+
+
+def _epoch_row(model: VAE, valid_data, cfg: TrainConfig, device: torch.device, epoch: int,
+               step: int, means: dict[str, float], seen: int, seconds: float) -> dict[str, Any]:
+    val = evaluate_elbo(model, valid_data, batch_size=cfg.eval_batch_size, seed=cfg.seed,
+                        device=str(device))
+    return {
+        "epoch": epoch + 1,
+        "step": step,
+        **{f"train_{k}_per_dim": v for k, v in means.items()},
+        "valid_elbo_nats": val["elbo_nats"],
+        "valid_bits_per_dim": val["bits_per_dim"],
+        "valid_kl_nats": val["kl_nats"],
+        "epoch_seconds": round(seconds, 2),
+        "images_per_second": round(seen / max(seconds, 1e-9), 1),
+    }
+
+
+def _save(s: _Setup, out: Path, data_config: DataConfig, cfg: TrainConfig,
+          history: list[dict[str, Any]], n_params: int, n_train: int, device: torch.device,
+          dist: Distributed, epoch: int, step: int) -> None:
+    metrics = {
+        "parameters": n_params,
+        "train_images": n_train,
+        "epochs": epoch + 1,
+        "steps": step,
+        "train_seconds": round(sum(r["epoch_seconds"] for r in history), 1),
+        "device": dist.describe(device),
+        "history": history,
+    }
+    resume = {
+        "model": {k: v.detach().cpu() for k, v in s.model.state_dict().items()},
+        "optimizer": s.opt.state_dict(),
+        "epoch": epoch + 1,
+        "step": step,
+        "rng": torch.get_rng_state(),
+        "history": history,
+    }
+    save_checkpoint(out, s.model, data=data_config, train=cfg, metrics=metrics, resume=resume)
