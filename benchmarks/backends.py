@@ -61,25 +61,15 @@ class Runner:
 # ----------------------------------------------------------------------------- ONNX Runtime
 
 
-def ort_session(path, *, level: str, providers: list[str]):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = {
-        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }[level]
-    options.intra_op_num_threads = threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 4 if providers[0] != "CPUExecutionProvider" else 3
-    return ort.InferenceSession(str(path), options, providers=providers)
-
-
 def _ort_runner(backend: str, path, *, level: str, providers: list[str]) -> Runner:
+    """A bare onnxruntime session (the runtime's one session builder) on ``path``."""
+    from vaekit.runtime.session import build_session
+
     try:
-        session = ort_session(path, level=level, providers=providers)
-    except Exception as e:  # onnxruntime raises pybind error types (Fail, NotImplemented, ...)
-        raise Unavailable(f"onnxruntime cannot load {path.name}: {type(e).__name__}: {str(e)[:200]}") from e
+        session = build_session(path, providers=providers, threads=threads(), optimization=level,
+                                log_level=4 if providers[0] != "CPUExecutionProvider" else 3)
+    except ValueError as e:  # build_session names the file and the onnxruntime error
+        raise Unavailable(f"onnxruntime cannot load {path.name}: {str(e)[:300]}") from e
     used = session.get_providers()
     if used[0] != providers[0]:
         raise Unavailable(f"{providers[0]} not available on this machine ({_cuda_reason()}); "
@@ -100,10 +90,8 @@ def _ort_runner(backend: str, path, *, level: str, providers: list[str]) -> Runn
 
 
 def _cuda_reason() -> str:
-    try:
-        from vaekit.runtime.vae import cuda_device_problem
-    except ImportError:
-        return "no CUDA device"
+    from vaekit.runtime.providers import cuda_device_problem
+
     return cuda_device_problem() or "the CUDA provider failed to start"
 
 
@@ -111,10 +99,8 @@ def _cuda_reason() -> str:
 
 
 def _runtime_runner(model: BenchModel, part: str) -> Runner:
-    try:
-        from vaekit.runtime import VAE
-    except ImportError as e:
-        raise Unavailable(f"vaekit.runtime has no VAE yet ({e})") from e
+    from vaekit.runtime import VAE
+
     try:
         vae = VAE.load(model.export_dir, providers="cpu", threads=threads(), max_batch=4096)
     except (FileNotFoundError, ValueError) as e:
@@ -218,7 +204,9 @@ def make_runner(model: BenchModel, part: str, backend: str, *, modules: dict, co
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise Unavailable("CUDAExecutionProvider not available on this machine "
                               "(this onnxruntime build has no CUDA)")
-        reason = _cuda_reason() if _has_runtime() else None
+        from vaekit.runtime.providers import cuda_device_problem
+
+        reason = cuda_device_problem()
         if reason:
             raise Unavailable(f"CUDAExecutionProvider not available on this machine ({reason})")
         return _ort_runner(backend, model.graphs["fp32"][part], level="all",
@@ -233,11 +221,3 @@ def make_runner(model: BenchModel, part: str, backend: str, *, modules: dict, co
     if backend == "torch-compile":
         return compiled_runner(key, modules[key], compile_state)
     raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-
-
-def _has_runtime() -> bool:
-    try:
-        from vaekit.runtime.vae import cuda_device_problem  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -172,6 +172,6 @@ def bench() -> Any:
     yield state
     path = os.environ.get("VAEKIT_BENCH_NOTES")
     if path:
-        from vaekit.train.checkpoint import atomic_write_text
+        from vaekit.format import atomic_write_text
 
         atomic_write_text(path, json.dumps(state.notes(), indent=2, sort_keys=True) + "\n")

@@ -1,11 +1,10 @@
 """What the report says about the machine, and the measurements outside pytest-benchmark.
 
-* :func:`describe` - CPU model, cores, SIMD flags, library versions, date, load.
+* :func:`describe` - CPU model, cores, SIMD flags (py-cpuinfo), library versions, date, load.
 * :func:`sgemm_peak` - the CPU's achievable fp32 peak, from a large single-precision matmul.
 * :func:`cold_start` - fresh process start to first decoded image, and the process's peak
   RSS, for a process that only imports ``vaekit.runtime`` and one that loads the PyTorch
   model; each in its own subprocess.
-* :func:`decoder_psnr` - PSNR of the int8 / fp16 decoder against the fp32 graph.
 """
 
 from __future__ import annotations
@@ -26,19 +25,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _cpuinfo() -> dict[str, str]:
-    info: dict[str, str] = {}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    for line in text.splitlines():
-        if ":" in line:
-            key, value = (s.strip() for s in line.split(":", 1))
-            info.setdefault(key, value)
-    return info
-
-
 def training_processes() -> list[str]:
     """Command lines of running ``vaekit.train`` processes (they share the CPU with us)."""
     found = []
@@ -56,19 +42,20 @@ def training_processes() -> list[str]:
 
 def describe() -> dict[str, object]:
     """A JSON-able description of this machine and the library versions."""
+    import cpuinfo  # py-cpuinfo, installed with pytest-benchmark (which records it too)
     import onnx
     import onnxruntime
     import torch
 
-    cpu = _cpuinfo()
-    flags = set(cpu.get("flags", "").split())
+    cpu = cpuinfo.get_cpu_info()
+    flags = set(cpu.get("flags", []))
     simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8")
             if f in flags]
     return {
-        "cpu_model": cpu.get("model name", platform.processor() or "unknown"),
+        "cpu_model": cpu.get("brand_raw") or platform.processor() or "unknown",
         "logical_cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_mhz": cpu.get("cpu MHz"),
+        "cpu_mhz": cpu.get("hz_actual_friendly"),
         "simd": simd,
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),
@@ -201,27 +188,4 @@ def cold_start(*, export_dir: str, checkpoint: str, threads: int, runs: int = 3)
             runs=runs, torch_imported=any(r["torch_imported"] for r in results),
             seconds_all=tuple(round(s, 3) for s in seconds),
         ))
-    return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of images in [0, 1] (inf when identical)."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
-def decoder_psnr(graphs: dict[str, dict[str, str]], latent_dim: int, *, n: int = 256) -> dict[str, float]:
-    """PSNR of each reduced-precision decoder against the fp32 one on ``n`` N(0, I) latents."""
-    from .backends import ort_session
-
-    z = np.random.default_rng(0).standard_normal((n, latent_dim), dtype=np.float32)
-    cpu = ["CPUExecutionProvider"]
-    reference = ort_session(graphs["fp32"]["decoder"], level="all", providers=cpu).run(None, {"z": z})[0]
-    out = {}
-    for precision in ("int8", "fp16"):
-        if precision in graphs:
-            session = ort_session(graphs[precision]["decoder"], level="all", providers=cpu)
-            feed_type = np.float16 if session.get_inputs()[0].type == "tensor(float16)" else np.float32
-            images = session.run(None, {session.get_inputs()[0].name: z.astype(feed_type)})[0]
-            out[precision] = round(psnr(images, reference), 2)
     return out

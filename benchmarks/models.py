@@ -25,10 +25,21 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaekit.format import (
+    CONFIG,
+    CONTRACT_FILE,
+    GRAPHS,
+    ONNX_SUBFOLDER,
+    WEIGHTS,
+    graph_file,
+    image_shape,
+    sha256_file,
+)
+
 REPO = Path(__file__).resolve().parent.parent
 CHECKPOINTS = REPO / "checkpoints"
 CACHE = REPO / "build" / "benchmarks"
-PARTS = ("encoder", "decoder")
+PARTS = GRAPHS
 PRECISIONS = ("fp32", "int8", "fp16")
 SHIPPED_ORDER = ("mnist-z2", "fashion-mnist-z16", "celeba64")
 
@@ -79,7 +90,7 @@ def shipped_checkpoints() -> list[Path]:
     """``checkpoints/<name>/`` folders that hold a config.json, known names first."""
     if not CHECKPOINTS.is_dir():
         return []
-    found = sorted(p for p in CHECKPOINTS.iterdir() if (p / "config.json").is_file())
+    found = sorted(p for p in CHECKPOINTS.iterdir() if (p / CONFIG).is_file())
     rank = {n: i for i, n in enumerate(SHIPPED_ORDER)}
     return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
 
@@ -89,7 +100,7 @@ def _is_rgb64(checkpoint: Path | None) -> bool:
     if checkpoint is None:
         return False
     try:
-        model = json.loads((checkpoint / "config.json").read_text())["model"]
+        model = json.loads((checkpoint / CONFIG).read_text())["model"]
     except (OSError, ValueError, KeyError):
         return False
     return all(list(model.get(k, [])) == list(v) if isinstance(v, tuple) else model.get(k) == v
@@ -123,7 +134,7 @@ def model_specs(mode: str, only: str | None = None) -> list[ModelSpec]:
 def _source_hash() -> str:
     """sha256 over the exporter's and the model's source: a changed exporter re-exports."""
     h = hashlib.sha256()
-    for folder in ("export", "train", "runtime"):
+    for folder in ("format", "export", "train", "runtime"):
         for path in sorted((REPO / folder).glob("*.py")):
             h.update(path.name.encode())
             h.update(path.read_bytes())
@@ -135,8 +146,6 @@ def _key(*parts: str) -> str:
 
 
 def _find_graphs(folder: Path) -> dict[str, dict[str, Path]]:
-    from vaekit.runtime.contract import graph_file
-
     graphs: dict[str, dict[str, Path]] = {}
     for precision in PRECISIONS:
         files = {part: folder / graph_file(part, precision) for part in PARTS}
@@ -162,7 +171,7 @@ def _fresh_checkpoint(spec: ModelSpec, folder: Path) -> Path:
     from vaekit.train import DataConfig, VAEConfig, build_model, save_checkpoint
 
     ckpt = folder / "checkpoint"
-    if not (ckpt / "model.safetensors").is_file():
+    if not (ckpt / WEIGHTS).is_file():
         torch.manual_seed(0)
         model = build_model(VAEConfig(**spec.fresh_config))
         dataset = "celeba" if spec.fresh_config.get("in_channels", 1) == 3 else "mnist"
@@ -172,13 +181,13 @@ def _fresh_checkpoint(spec: ModelSpec, folder: Path) -> Path:
 
 def prepare(spec: ModelSpec, *, precisions: tuple[str, ...] = PRECISIONS) -> BenchModel:
     """Checkpoint and graphs of ``spec`` on disk, exporting into the cache when needed."""
-    from vaekit.train.checkpoint import file_sha256, load_configs
+    from vaekit.train.checkpoint import load_configs
 
     notes: list[str] = []
     src = _source_hash()
     if spec.checkpoint is not None:
         ckpt = spec.checkpoint
-        weights = file_sha256(ckpt / "model.safetensors")
+        weights = sha256_file(ckpt / WEIGHTS)
         cache = CACHE / f"{spec.name}-{_key(weights, src)}"
     else:
         cache = CACHE / f"{spec.name}-{_key(json.dumps(spec.fresh_config, sort_keys=True), src)}"
@@ -189,14 +198,14 @@ def prepare(spec: ModelSpec, *, precisions: tuple[str, ...] = PRECISIONS) -> Ben
     config, _, _ = load_configs(ckpt)
 
     graphs: dict[str, dict[str, Path]] = {}
-    export_dir = ckpt / "onnx"
+    export_dir = ckpt / ONNX_SUBFOLDER
     if spec.checkpoint is not None and export_dir.is_dir():
         graphs = _find_graphs(export_dir)
         if graphs:
             notes.append(f"{'/'.join(graphs)} graphs: shipped {export_dir.relative_to(REPO)}")
     missing = tuple(p for p in precisions if p not in graphs)
     if missing:
-        out = cache / "onnx"
+        out = cache / ONNX_SUBFOLDER
         if not all(p in _find_graphs(out) for p in missing):
             shutil.rmtree(out, ignore_errors=True)  # our own cache: re-export it whole
             problem = _export(ckpt, out, missing)
@@ -209,17 +218,15 @@ def prepare(spec: ModelSpec, *, precisions: tuple[str, ...] = PRECISIONS) -> Ben
         if got:
             where = out.relative_to(REPO)
             notes.append(f"{'/'.join(got)} graphs: exported by the benchmark into {where}")
-        if "fp32" not in graphs or not (export_dir / "vaekit.json").is_file():
+        if "fp32" not in graphs or not (export_dir / CONTRACT_FILE).is_file():
             export_dir = out
     if "fp32" not in graphs:
         raise FileNotFoundError(
             f"no fp32 graphs for {spec.name}: {'; '.join(notes) or 'the export wrote none'}; "
             f"check that `python -m vaekit.export {ckpt}` works"
         )
-    c = config
     return BenchModel(spec=spec, checkpoint=ckpt, export_dir=export_dir, graphs=graphs,
-                      latent_dim=c.latent_dim, image_shape=(c.in_channels, c.image_size, c.image_size),
-                      notes=notes)
+                      latent_dim=config.latent_dim, image_shape=image_shape(config), notes=notes)
 
 
 def graph_bytes(path: Path) -> int:

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         env["VAEKIT_BENCH_THREADS"] = str(args.threads)
     os.environ.update({k: env[k] for k in ("VAEKIT_BENCH_THREADS",) if k in env})
 
-    from vaekit.train.checkpoint import atomic_write_bytes, atomic_write_text
+    from vaekit.format import atomic_write_bytes, atomic_write_text
+    from vaekit.runtime.contract import read_contract
 
     from . import machine, report
     from .backends import threads
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("[3/4] peak again, cold start and memory, graph sizes, PSNR", flush=True)
     extras["peak_after"] = machine.sgemm_peak(n=args.sgemm_n, threads=n_threads).__dict__
-    extras["cold_start"], extras["sizes"], extras["psnr"], extras["exporter_psnr"] = {}, {}, {}, {}
+    extras["cold_start"], extras["sizes"], extras["psnr"] = {}, {}, {}
     for name, m in notes["models"].items():
         try:
             extras["cold_start"][name] = machine.cold_start(
@@ -130,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             extras["cold_start"][name] = {"error": str(e)[:300]}
         extras["sizes"][name] = {p: {part: graph_bytes(Path(path)) for part, path in g.items()}
                                  for p, g in m["graphs"].items()}
-        extras["psnr"][name] = machine.decoder_psnr(m["graphs"], m["latent_dim"])
-        contract = Path(m["export_dir"]) / "vaekit.json"
-        if contract.is_file():
-            variants = json.loads(contract.read_text()).get("variants", {})
-            extras["exporter_psnr"][name] = {p: v.get("decoder_psnr_db_vs_fp32") for p, v in variants.items()}
+        # the decoder PSNR of each reduced precision against fp32, measured and recorded by the export
+        variants = read_contract(m["export_dir"]).get("variants", {})
+        extras["psnr"][name] = {p: v["decoder_psnr_db_vs_fp32"] for p, v in variants.items()
+                                if "decoder_psnr_db_vs_fp32" in v}
     training |= set(machine.training_processes())
     extras["training_during_run"] = sorted(training)
     extras["cuda"] = _cuda_line(report.rows(bench_json), notes)
@@ -149,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_bytes(out / "latency.png", png.read_bytes())
     text = report.render(rows, extras)
     atomic_write_text(out / "REPORT.md", text)
-    for name in ("REPORT.md", "extras.json", "latency.png", "benchmark.json"):
-        (out / name).chmod(0o644)  # mkstemp makes files private; results are for everyone
     print("\n".join(t.line for t in report.targets(rows, extras)))
     print(f"wrote {out / 'REPORT.md'}, {out / 'latency.png'}, {out / 'benchmark.json'} "
           f"in {extras['elapsed_s'] / 60:.1f} min")
