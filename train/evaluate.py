@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
+import typing
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
+from vaekit.format import METRICS
 
 from .data import ImageSplit, batches, binarize
 from .model import VAE
@@ -95,62 +98,119 @@ def evaluate_iwae(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import (
-        METRICS,
-        atomic_write_text,
-        load_checkpoint_split,
-        load_configs,
-        load_model,
-    )
-    from .config import dump_json
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (exit 2), without the usage text."""
 
-    p = argparse.ArgumentParser(prog="python -m vaekit.train.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _OneLineParser(prog="python -m vaekit.train.evaluate", description=__doc__,
+                       allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N images (0: all)")
-    p.add_argument("--samples", type=int, default=1000, help="importance samples K per image")
+    p.add_argument("--samples", type=int, default=1000, help="importance samples K per image (>= 1)")
     p.add_argument("--split", choices=("test", "valid"), default="test")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the binarisation and the samples")
     p.add_argument("--data-root", default=None, help="override the data root in config.json")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--save", action="store_true",
                    help="record the results in CHECKPOINT/metrics.json (key: the split name)")
-    args = p.parse_args(argv)
-    if args.samples < 1:
-        p.error("--samples must be >= 1")
+    return p
 
+
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every range and every output path, before any work is done."""
+    from .__main__ import check_device_available
+    from .config import DEVICE, SEED_MAX
+
+    if args.samples < 1:
+        p.error(f"--samples must be >= 1, got {args.samples} (e.g. --samples 1000)")
+    if args.limit < 0:
+        p.error(f"--limit must be >= 0, got {args.limit} (0: every image of the split)")
+    if not 0 <= args.seed <= SEED_MAX:
+        p.error(f"--seed must be in 0..{SEED_MAX}, got {args.seed}")
+    if args.device == "auto" or not DEVICE.match(args.device):
+        p.error(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
+    try:
+        check_device_available(args.device)
+    except ValueError as e:
+        p.error(str(e))
+    if args.json:
+        problem = _unwritable(Path(args.json))
+        if problem:
+            p.error(f"--json {args.json}: {problem}; pass a file path you can write to "
+                    f"(nothing was evaluated)")
+    if args.save:
+        problem = _unwritable(Path(args.checkpoint) / METRICS)
+        if problem:
+            p.error(f"--save: {Path(args.checkpoint) / METRICS}: {problem}; drop --save or "
+                    f"make the checkpoint folder writable (nothing was evaluated)")
+
+
+def _unwritable(path: Path) -> str:
+    """Why ``path`` cannot be written atomically ('' when it can)."""
+    if path.is_dir():
+        return "is a folder"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"its folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"its folder {parent} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import atomic_write_text, load_checkpoint_split, load_configs, load_model
+    from .config import dump_json
+
+    p = build_parser()
+    args = p.parse_args(argv)
+    _check_args(p, args)
     try:
         model = load_model(args.checkpoint, device=args.device)
+        data_cfg = load_configs(args.checkpoint)[1]
         data = load_checkpoint_split(args.checkpoint, args.split, limit=args.limit,
                                      data_root=args.data_root)
-        dataset = load_configs(args.checkpoint)[1].dataset
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    dataset = data_cfg.dataset
 
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()
-    elbo = evaluate_elbo(model, data, seed=args.seed, device=args.device, progress=True)
-    iwae = evaluate_iwae(model, data, samples=args.samples, seed=args.seed, device=args.device)
+    try:
+        elbo = evaluate_elbo(model, data, seed=args.seed, device=args.device, progress=True)
+        iwae = evaluate_iwae(model, data, samples=args.samples, seed=args.seed, device=args.device)
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - t0
     result = {"split": args.split, "dataset": dataset, **elbo, **iwae,
               "eval_seconds": round(seconds, 1), "threads": torch.get_num_threads()}
-    if args.json:
-        atomic_write_text(args.json, dump_json(result))
-    if args.save:
-        path = Path(args.checkpoint) / METRICS
-        metrics = json.loads(path.read_text()) if path.is_file() else {}
-        metrics[args.split] = result
-        atomic_write_text(path, dump_json(metrics))
-    print(
+    summary = (
         f"{dataset} {args.split} ({len(data)} images): "
         f"ELBO {elbo['elbo_nats']:.2f} nats/image ({elbo['bits_per_dim']:.4f} bits/dim) | "
         f"IS log-likelihood (K={args.samples}) {iwae['log_likelihood_nats']:.2f} "
         f"+/- {iwae['log_likelihood_stderr']:.2f} nats/image "
         f"({iwae['nll_bits_per_dim']:.4f} bits/dim) | {seconds:.1f} s"
     )
+    print(summary, flush=True)  # the result first: a failed write below cannot lose it
+    try:
+        if args.json:
+            atomic_write_text(args.json, dump_json(result))
+        if args.save:
+            path = Path(args.checkpoint) / METRICS
+            metrics = json.loads(path.read_text()) if path.is_file() else {}
+            metrics[args.split] = result
+            atomic_write_text(path, dump_json(metrics))
+    except (OSError, ValueError) as e:
+        print(f"error: the result above was not saved ({e})", file=sys.stderr)
+        return 1
     return 0
 
 
