@@ -106,6 +106,10 @@ class VAEConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.bottleneck_blocks < 0:
             raise ValueError(f"bottleneck_blocks must be >= 0, got {self.bottleneck_blocks}")
+        _at_least(self, "groups", 1)
+        if not self.dim_mults or min(self.dim_mults) < 1:
+            raise ValueError(f"dim_mults must be one or more whole numbers >= 1, got "
+                             f"{self.dim_mults} (e.g. --dim-mults 1 2)")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
