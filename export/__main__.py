@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from pathlib import Path
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (exit 2), without the usage text."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vaekit.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _OneLineParser(prog="python -m vaekit.export", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
     p.add_argument("--out", default=None, help="export folder (default: CHECKPOINT/onnx)")
     p.add_argument("--fp16", action="store_true",
@@ -31,23 +39,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.examples is not None and args.examples < 0:
+        parser.error(f"--examples must be >= 0, got {args.examples} (0: no examples.npz)")
     from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
 
     out = Path(args.out) if args.out else default_out(args.checkpoint)
     if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
         return 0
-    from .graphs import ExportError
-    from .pipeline import export_checkpoint
+    from .errors import ExportError
 
     try:
+        from .pipeline import export_checkpoint
+
         contract = export_checkpoint(args.checkpoint, out=out, fp16=args.fp16, int8=args.int8,
                                      examples=args.examples, data_root=args.data_root,
                                      progress=not args.quiet)
     except (FileNotFoundError, ValueError, ExportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing was written; {out} is as it was", file=sys.stderr)
+        return 130
     print(summary(contract, out))
     return 0
 
