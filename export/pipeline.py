@@ -49,6 +49,7 @@ from vaekit.train.model import VAE
 from .freshness import default_out
 from .graphs import OPSET, cpu_session, export_graph, graph_opset, quantize_int8
 from .onnx_checks import fp16_computed_outputs, required_versions
+from .stale import clean_stale, staging_prefix
 
 PARITY_BATCHES = (1, 7, 64)
 TOLERANCE = 1e-4
@@ -101,7 +102,8 @@ def export_checkpoint(
         bar.set_postfix_str(name)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    clean_stale(out)  # what killed exports to this folder left behind
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "tmp")))
     tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary folder
     try:
         stage("test images")
@@ -473,7 +475,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.replace(tmp, out)
         return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "old")))
     os.replace(out, old / out.name)
     try:
         os.replace(tmp, out)
