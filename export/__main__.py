@@ -12,6 +12,8 @@ import sys
 import typing
 from pathlib import Path
 
+from vaekit.format import PRECISIONS
+
 
 class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (exit 2), without the usage text."""
@@ -35,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing when DIR already holds an export of these exact weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    t = p.add_argument_group("Triton Inference Server")
+    t.add_argument("--triton", metavar="REPO", default=None,
+                   help="also write a Triton model repository: REPO/NAME_encoder and REPO/NAME_decoder "
+                        "(config.pbtxt + 1/model.onnx; NAME: the checkpoint folder's name)")
+    t.add_argument("--triton-max-batch", type=int, default=64, metavar="B",
+                   help="max_batch_size of the Triton models (1-65536, default 64)")
+    t.add_argument("--triton-gpu", action="store_true",
+                   help="one instance per GPU (KIND_GPU) instead of one CPU instance")
+    t.add_argument("--triton-precision", choices=PRECISIONS, default="fp32",
+                   help="which graphs the repository serves (fp16/int8 need --fp16/--int8)")
     return p
 
 
@@ -43,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.examples is not None and args.examples < 0:
         parser.error(f"--examples must be >= 0, got {args.examples} (0: no examples.npz)")
+    if not 1 <= args.triton_max_batch <= 1 << 16:
+        parser.error(f"--triton-max-batch must be in 1..65536, got {args.triton_max_batch}")
     from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
 
     out = Path(args.out) if args.out else default_out(args.checkpoint)
     if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
-        return 0
+        return _triton(args, out)
     from .errors import ExportError
 
     try:
@@ -64,6 +78,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted: nothing was written; {out} is as it was", file=sys.stderr)
         return 130
     print(summary(contract, out))
+    return _triton(args, out)
+
+
+def _triton(args: argparse.Namespace, out: Path) -> int:
+    """Write the Triton model repository when ``--triton REPO`` is given (from the export in ``out``)."""
+    if args.triton is None:
+        return 0
+    from .errors import ExportError
+    from .triton import TritonConfig, write_triton_repo
+
+    name = Path(args.checkpoint).resolve().name
+    try:
+        folders = write_triton_repo(out, args.triton, name=name, config=TritonConfig(
+            max_batch_size=args.triton_max_batch, gpu=args.triton_gpu, precision=args.triton_precision))
+    except (FileNotFoundError, ValueError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"Triton model repository {args.triton}: " + ", ".join(f.name for f in folders))
     return 0
 
 

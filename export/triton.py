@@ -1,0 +1,159 @@
+"""An export folder -> a Triton Inference Server model repository (no torch, no tritonclient).
+
+    python -m vaekit.export CHECKPOINT --triton REPO [--triton-max-batch 64] [--triton-gpu]
+
+writes, for a checkpoint named NAME::
+
+    REPO/NAME_encoder/config.pbtxt    REPO/NAME_encoder/1/model.onnx
+    REPO/NAME_decoder/config.pbtxt    REPO/NAME_decoder/1/model.onnx
+
+Each ``config.pbtxt`` says ``platform: "onnxruntime_onnx"``, a ``max_batch_size``, dynamic
+batching, and the inputs and outputs with their dims (without the batch axis ``N``, which
+Triton adds) and dtypes, all taken from ``vaekit.json`` and checked against the graph itself.
+``gpu=True`` asks for one instance per GPU (``KIND_GPU``), else one CPU instance.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+from vaekit.format import (
+    CONTRACT_FILE,
+    GRAPHS,
+    PRECISIONS,
+    atomic_write_bytes,
+    atomic_write_text,
+    graph_file,
+)
+
+from .errors import ExportError
+
+#: ONNX element type -> Triton DataType name (the ones a vaekit graph can carry)
+TRITON_DTYPES = {
+    onnx.TensorProto.FLOAT: "TYPE_FP32",
+    onnx.TensorProto.FLOAT16: "TYPE_FP16",
+    onnx.TensorProto.INT64: "TYPE_INT64",
+    onnx.TensorProto.INT32: "TYPE_INT32",
+}
+MAX_BATCH_RANGE = (1, 1 << 16)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class TritonConfig:
+    """How the repository serves the graphs."""
+
+    max_batch_size: int = 64
+    #: one instance per GPU (KIND_GPU) instead of one CPU instance
+    gpu: bool = False
+    precision: str = "fp32"
+    #: how long dynamic batching may hold a request to fill a batch
+    max_queue_delay_us: int = 100
+
+    def __post_init__(self) -> None:
+        lo, hi = MAX_BATCH_RANGE
+        if not lo <= self.max_batch_size <= hi:
+            raise ValueError(f"--triton-max-batch must be in {lo}..{hi}, got {self.max_batch_size}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        if not 0 <= self.max_queue_delay_us <= 10_000_000:
+            raise ValueError(f"max_queue_delay_us must be in 0..10000000, got {self.max_queue_delay_us}")
+
+
+def model_name(name: str, graph: str) -> str:
+    return f"{name}_{graph}"
+
+
+def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *, name: str,
+                      config: TritonConfig = TritonConfig()) -> list[Path]:
+    """Write ``repo/NAME_encoder`` and ``repo/NAME_decoder`` from ``export_dir``; returns the model folders.
+
+    Other models already in ``repo`` are left alone; these two are replaced file by file
+    (each file written atomically).
+    """
+    export_dir, repo = Path(export_dir), Path(repo)
+    if not _NAME.match(name):
+        raise ValueError(f"model name {name!r}: use letters, digits, '_', '-' or '.' (Triton reads "
+                         f"it as a folder name)")
+    if repo.exists() and not repo.is_dir():
+        raise ValueError(f"--triton {repo} is a file: pass a folder (the model repository)")
+    contract = _read_contract(export_dir)
+    folders = []
+    for graph in GRAPHS:
+        source = export_dir / graph_file(graph, config.precision)
+        if not source.is_file():
+            raise FileNotFoundError(
+                f"{source} is missing: export it first (`python -m vaekit.export CHECKPOINT"
+                f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
+        model = onnx.load(str(source), load_external_data=False)
+        text = config_pbtxt(model_name(name, graph), model, contract, graph, config)
+        folder = repo / model_name(name, graph)
+        atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
+        atomic_write_text(folder / "config.pbtxt", text)
+        folders.append(folder)
+    return folders
+
+
+def _read_contract(export_dir: Path) -> dict[str, Any]:
+    import json
+
+    path = export_dir / CONTRACT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CONTRACT_FILE} in {export_dir}: export the checkpoint first")
+    return json.loads(path.read_text())
+
+
+def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:
+    """``(name, TYPE_*, dims without the batch axis)`` per graph value, checked against the contract."""
+    specs = []
+    for v in values:
+        t = v.type.tensor_type
+        dims = [d.dim_param or d.dim_value for d in t.shape.dim]
+        if v.name not in declared:
+            raise ExportError(f"the graph's {what} {v.name!r} is not in {CONTRACT_FILE}: re-export")
+        if dims != declared[v.name]:
+            raise ExportError(f"the graph's {what} {v.name!r} has shape {dims}, {CONTRACT_FILE} "
+                              f"says {declared[v.name]}: re-export")
+        if not dims or dims[0] != "N" or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+            raise ExportError(f"{what} {v.name!r} shape {dims}: Triton needs a leading batch axis "
+                              f"'N' and fixed other dims")
+        if t.elem_type not in TRITON_DTYPES:
+            raise ExportError(f"{what} {v.name!r} has ONNX element type {t.elem_type}, which vaekit "
+                              f"does not map to Triton")
+        specs.append((v.name, TRITON_DTYPES[t.elem_type], list(dims[1:])))
+    return specs
+
+
+def config_pbtxt(name: str, model: onnx.ModelProto, contract: dict[str, Any], graph: str,
+                 config: TritonConfig) -> str:
+    """Triton's ``config.pbtxt`` (protobuf text of ``inference.ModelConfig``) for one graph."""
+    entry = contract[graph]
+    inputs = _tensor_specs(model.graph.input, entry["inputs"], "input")
+    outputs = _tensor_specs(model.graph.output, entry["outputs"], "output")
+
+    def block(key: str, specs: list[tuple[str, str, list[int]]]) -> str:
+        # a per-item scalar (a class label, shape [N]) is dims [1] reshaped to [] for the graph
+        items = ",\n".join(
+            f'  {{\n    name: "{n}"\n    data_type: {t}\n    dims: [ {", ".join(map(str, d or [1]))} ]'
+            + ("" if d else "\n    reshape: { shape: [ ] }") + "\n  }"
+            for n, t, d in specs)
+        return f"{key} [\n{items}\n]"
+
+    kind = "KIND_GPU" if config.gpu else "KIND_CPU"
+    return "\n".join([
+        f"# vaekit {graph} ({config.precision}) for {contract.get('dataset', 'unknown')}, "
+        f"checkpoint sha256 {contract.get('checkpoint_sha256', '?')[:12]}",
+        f'name: "{name}"',
+        'platform: "onnxruntime_onnx"',
+        f"max_batch_size: {config.max_batch_size}",
+        block("input", inputs),
+        block("output", outputs),
+        f"dynamic_batching {{\n  max_queue_delay_microseconds: {config.max_queue_delay_us}\n}}",
+        f"instance_group [\n  {{\n    count: 1\n    kind: {kind}\n  }}\n]",
+        "",
+    ])
