@@ -32,7 +32,8 @@ HELP = {
     "bottleneck_blocks": "ResidualBlocks at the bottleneck, on each side",
     "latent_dim": "size of the latent vector z",
     "likelihood": "bernoulli (binarised pixels) or logistic (discretised, 256 bins)",
-    "data_root": "folder holding MNIST/, FashionMNIST/ or celeba/",
+    "data_root": "folder holding MNIST/, FashionMNIST/ or celeba/ (default: ../shared/data beside "
+                 "the checkout when present, else ./data; only a root given here is recorded)",
     "download": "download the dataset with torchvision if it is missing (needs internet)",
     "val_size": "validation images held out from the training set (MNIST-like datasets)",
     "crop_fraction": "CelebA: centre-crop width as a fraction of the image width",
@@ -64,10 +65,11 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
         default = None if defaults_none else (
             f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         )
-        shown = f.default if f.default is not MISSING else "see docs"
         text = f.metadata.get("help") or HELP.get(f.name, "")  # a variant's own flags carry theirs
-        kw: dict[str, Any] = {"dest": f.name, "default": default,
-                              "help": f"{text} (default: {shown})".strip()}
+        shown = _shown_default(f) if defaults_none else f.default
+        if shown not in ("", MISSING):
+            text = f"{text} (default: {shown})".strip()
+        kw: dict[str, Any] = {"dest": f.name, "default": default, "help": text}
         if tp is bool:
             group.add_argument(flag, action="store_true", **{**kw, "default": default or False})
             continue
@@ -78,6 +80,29 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
         if f.name in CHOICES:
             kw["choices"] = CHOICES[f.name]
         group.add_argument(flag, **kw)
+
+
+def _shown_default(f: Any) -> str:
+    """A model flag's default as --help shows it: the dataset presets' values where they set it.
+
+    ``--dim`` -> ``16 for the mnist/fashion-mnist/celeba presets``; ``--latent-dim`` ->
+    ``2 for mnist, 16 for fashion-mnist, ...``; a key no preset sets shows the class default.
+    """
+    by_value: dict[str, list[str]] = {}
+    for dataset, preset in PRESETS.items():
+        if f.name in preset:
+            value = preset[f.name]
+            value = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+            by_value.setdefault(value, []).append(dataset)
+    own = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    own = " ".join(map(str, own)) if isinstance(own, (tuple, list)) else own
+    if not by_value:
+        return str(own)
+    parts = [f"{value} for {'/'.join(names)}" for value, names in by_value.items()]
+    rest = [d for d in PRESETS if f.name not in PRESETS[d]]
+    if rest:
+        parts.append(f"{own} for {'/'.join(rest)}")
+    return ", ".join(parts) + (" presets" if len(parts) == 1 else "")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -39,7 +39,6 @@ from .config import (
     TrainConfig,
     VAEConfig,
     data_config_from_dict,
-    default_data_root,
     dump_json,
     model_config_from_dict,
     train_config_from_dict,
@@ -426,8 +425,8 @@ def load_checkpoint_split(
     if data_cfg is None:
         raise ValueError(f"{checkpoint}/config.json has no data section, so its dataset is "
                          f"unknown: retrain with `python -m vaekit.train` or add a data section")
-    root = data_root or (data_cfg.data_root if Path(data_cfg.data_root).is_dir()
-                         else default_data_root())
+    recorded = data_cfg.data_root  # "" (the default root) unless training was given one
+    root = data_root or (recorded if recorded and Path(recorded).is_dir() else "")
     data = load_split(replace(data_cfg, data_root=root, download=False, limit=0), split)
     if limit:
         data = ImageSplit(data.images[:limit], data.labels[:limit], data.classes)

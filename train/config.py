@@ -174,7 +174,9 @@ class DataConfig:
     """Where the images come from and how they are framed (checked on construction)."""
 
     dataset: str = "mnist"
-    data_root: str = field(default_factory=default_data_root)
+    # "" (the default): default_data_root(), looked up when the images are read, so that
+    # config.json records nothing machine-specific; a root given explicitly is recorded as given
+    data_root: str = ""
     download: bool = False
     val_size: int = 5000  # held out (seeded) from the training images where no split exists
     crop_fraction: float = 140 / 178  # CelebA: centre crop as a fraction of the width
@@ -188,6 +190,10 @@ class DataConfig:
         if not 0 < self.crop_fraction <= 1:
             raise ValueError(f"crop_fraction must be in (0, 1], got {self.crop_fraction} "
                              f"(set --crop-fraction to a fraction of the width, e.g. 0.79)")
+
+    def root(self) -> Path:
+        """The folder the images are read from: ``data_root``, or the default when it is ""."""
+        return Path(self.data_root or default_data_root())
 
 
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

@@ -57,7 +57,7 @@ def _torchvision_idx(cls_name: str, folder: str, classes: tuple[str, ...]):
     def load(config: DataConfig, split: str) -> ImageSplit:
         import torchvision.datasets as tvd
 
-        root = Path(config.data_root)
+        root = config.root()
         cls = getattr(tvd, cls_name)
         train = split != "test"
         try:
@@ -88,7 +88,7 @@ def _holdout(images: Tensor, labels: Tensor, split: str, config: DataConfig):
 
 
 def _load_celeba(config: DataConfig, split: str, size: int = 64) -> ImageSplit:
-    root = Path(config.data_root)
+    root = config.root()
     folder = root / "celeba"
     partition = folder / "list_eval_partition.txt"
     images_dir = folder / "img_align_celeba"
