@@ -102,10 +102,8 @@ class VAEConfig:
                 f"or an image_size divisible by {factor}"
             )
         for name in ("in_channels", "image_size", "dim", "blocks_per_stage", "latent_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.bottleneck_blocks < 0:
-            raise ValueError(f"bottleneck_blocks must be >= 0, got {self.bottleneck_blocks}")
+            _at_least(self, name, 1)
+        _at_least(self, "bottleneck_blocks", 0)
         _at_least(self, "groups", 1)
         if not self.dim_mults or min(self.dim_mults) < 1:
             raise ValueError(f"dim_mults must be one or more whole numbers >= 1, got "
