@@ -71,3 +71,57 @@ def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2, seed:
     torch.manual_seed(seed)
     model = build_model(VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=latent_dim))
     return save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
+
+
+def _edit_config(folder: Path, change) -> None:
+    import json
+
+    path = folder / "config.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+
+#: ways a checkpoint folder can be damaged: name -> (damage(folder), words the error must say)
+BAD_CHECKPOINTS = {
+    "config-not-json": (lambda f: (f / "config.json").write_text("{not json"), "not valid JSON"),
+    "config-is-a-list": (lambda f: (f / "config.json").write_text("[1, 2]"),
+                         "not a vaekit checkpoint config"),
+    "config-of-another-tool": (
+        lambda f: (f / "config.json").write_text('{"architectures": ["BertModel"], "hidden_size": 768}'),
+        "not a vaekit checkpoint config"),
+    "latent-dim-as-string": (
+        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "latent_dim": "2"}}),
+        "latent_dim must be a whole number"),
+    "dim-mults-as-string": (
+        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "dim_mults": "1,2"}}),
+        "dim_mults must be a list of whole numbers"),
+    "unknown-model-key": (
+        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "dimm": 3}}),
+        "unknown VAEConfig keys ['dimm']"),
+    "unknown-model-type": (
+        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "model_type": "gan"}}),
+        "unknown model_type 'gan'"),
+    "unknown-dataset": (
+        lambda f: _edit_config(f, lambda c: {**c, "data": {**c["data"], "dataset": "cifar10"}}),
+        "unknown dataset 'cifar10'"),
+    "data-section-not-object": (lambda f: _edit_config(f, lambda c: {**c, "data": "mnist"}),
+                                "\"data\" must be an object"),
+    "negative-val-size": (
+        lambda f: _edit_config(f, lambda c: {**c, "data": {**c["data"], "val_size": -5}}),
+        "val_size must be >= 1"),
+    "weights-of-another-latent-dim": (
+        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "latent_dim": 3}}),
+        "does not match"),
+    "weights-truncated": (
+        lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:100]),
+        "not a readable safetensors file"),
+    "weights-missing": (lambda f: (f / "model.safetensors").unlink(), "lacks model.safetensors"),
+}
+
+
+def damaged_checkpoint(folder: Path, source: Path, kind: str) -> Path:
+    """A copy of checkpoint ``source`` at ``folder`` with the damage ``BAD_CHECKPOINTS[kind]``."""
+    import shutil
+
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("onnx"))
+    BAD_CHECKPOINTS[kind][0](folder)
+    return folder
