@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.vaekit-installed
 EXTRAS ?= train,gpu,demo,dev
 PYTEST_ARGS ?=
 
-.PHONY: setup browser lint test demo bench clean
+.PHONY: setup browser npm-deps lint test demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,23 @@ browser:
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing and apt-get unavailable: the browser test will be skipped"; fi
 
+# onnxruntime-web (web/) and onnxruntime-node (examples/node/) from npm, at the versions pinned
+# in each package-lock.json, for the browser-decode and Node tests. --ignore-scripts: the
+# onnxruntime-node install script downloads CUDA files; the CPU binaries ship in the package.
+NPM_DIRS := web examples/node
+npm-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm missing: the browser-decode and Node tests will be skipped"; \
+	else for d in $(NPM_DIRS); do \
+		if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+			echo "npm ci in $$d"; \
+			(cd $$d && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+			|| echo "npm ci failed in $$d (registry unreachable?): its tests will be skipped"; \
+		fi; \
+	done; fi
+
 # pytest exits 5 when it collects no test: that is a pass with a message, not a failure.
-test: setup browser
+test: setup browser npm-deps
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc

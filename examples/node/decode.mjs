@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// Decode a batch with a vaekit decoder.onnx in Node.js and write one PNG per image.
+//
+//   node decode.mjs EXPORT_DIR [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
+//                   [--out samples] [--z z.json] [--raw images.f32]
+//
+// EXPORT_DIR holds vaekit.json and decoder.onnx (`python -m vaekit.export CHECKPOINT`
+// writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
+// JavaScript API of onnxruntime cannot read a graph's metadata. z is drawn from N(0, I) with a
+// seeded generator (the same as the browser page's), or read from --z (a JSON array of n rows
+// of latent_dim numbers). --raw also writes the decoded float32 [n, C, H, W] values.
+// Needs only onnxruntime-node; PNGs are encoded with Node's own zlib.
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { deflateSync } from "node:zlib";
+
+import ort from "onnxruntime-node";
+
+const USAGE = "usage: node decode.mjs EXPORT_DIR [--count N] [--seed S] [--temperature T] " +
+  "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
+const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
+
+function parseArgs(argv) {
+  const args = { ...OPTIONS, folder: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-h" || a === "--help") { console.log(USAGE); process.exit(0); }
+    if (a.startsWith("--")) {
+      const key = a.slice(2);
+      if (!(key in OPTIONS)) fail(`unknown option ${a}\n${USAGE}`);
+      if (i + 1 >= argv.length) fail(`${a} needs a value\n${USAGE}`);
+      args[key] = argv[++i];
+    } else if (args.folder === null) {
+      args.folder = a;
+    } else {
+      fail(`unexpected argument ${a}\n${USAGE}`);
+    }
+  }
+  if (args.folder === null) fail(USAGE);
+  const number = (name, lo, hi, integer) => {
+    const v = Number(args[name]);
+    if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+      fail(`--${name} must be ${integer ? "a whole number " : ""}in ${lo}..${hi}, got ${args[name]}`);
+    }
+    return v;
+  };
+  args.count = number("count", 1, 4096, true);
+  args.seed = number("seed", 0, 2 ** 32 - 1, true);
+  args.temperature = number("temperature", 0, 10, false);
+  if (!["fp32", "fp16", "int8"].includes(args.precision)) fail(`--precision must be fp32, fp16 or int8, got ${args.precision}`);
+  return args;
+}
+
+function fail(message) {
+  console.error(`error: ${message}`);
+  process.exit(2);
+}
+
+// mulberry32 + Box-Muller: the browser page (web/vaekit.js) draws the same z for a seed
+function normals(seed, count) {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < count) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------- PNG
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type, data) {
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const out = Buffer.alloc(8 + data.length + 4);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), 8 + data.length);
+  return out;
+}
+
+// one image [C, H, W] in [0, 1] -> PNG bytes (grey for C = 1, RGB for C = 3), round(v * 255)
+function png(values, c, h, w) {
+  const rows = Buffer.alloc(h * (1 + w * c));
+  for (let y = 0; y < h; y++) {
+    rows[y * (1 + w * c)] = 0; // filter: none
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        const v = Math.min(1, Math.max(0, values[(ch * h + y) * w + x]));
+        rows[y * (1 + w * c) + 1 + x * c + ch] = Math.round(v * 255);
+      }
+    }
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(w, 0);
+  header.writeUInt32BE(h, 4);
+  header[8] = 8; // bit depth
+  header[9] = c === 1 ? 0 : 2; // greyscale or truecolour
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// ------------------------------------------------------------------------- main
+
+function readJson(path, what) {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    fail(`cannot read ${what} ${path}: ${e.message}`);
+  }
+}
+
+function latents(args, n, d) {
+  if (args.z === null) return normals(args.seed, n * d).map((v) => v * args.temperature);
+  const rows = readJson(args.z, "--z");
+  if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r) || r.length !== d)) {
+    fail(`--z ${args.z} must be a JSON array of rows of ${d} numbers (the latent size)`);
+  }
+  return Float32Array.from(rows.flat());
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const contract = readJson(join(args.folder, "vaekit.json"), "the export contract");
+  const { channels: c, height: h, width: w, latent_dim: d } = contract;
+  const numClasses = contract.num_classes || 0;
+  const file = args.precision === "fp32" ? "decoder.onnx" : `decoder.${args.precision}.onnx`;
+
+  let t0 = performance.now();
+  const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });
+  const loadMs = performance.now() - t0;
+
+  const z = latents(args, args.count, d);
+  const n = z.length / d;
+  const feeds = { z: new ort.Tensor("float32", z, [n, d]) };
+  if (numClasses) feeds.label = new ort.Tensor("int64", new BigInt64Array(n), [n]); // class 0
+  t0 = performance.now();
+  const first = await session.run(feeds);
+  const firstMs = performance.now() - t0;
+  const repeats = 10;
+  t0 = performance.now();
+  for (let i = 0; i < repeats; i++) await session.run(feeds);
+  const runMs = (performance.now() - t0) / repeats;
+
+  const images = first.image.data;
+  mkdirSync(args.out, { recursive: true });
+  const size = c * h * w;
+  for (let i = 0; i < n; i++) {
+    writeFileSync(join(args.out, `sample-${String(i).padStart(3, "0")}.png`), png(images.subarray(i * size, (i + 1) * size), c, h, w));
+  }
+  if (args.raw !== null) writeFileSync(args.raw, Buffer.from(images.buffer, images.byteOffset, images.byteLength));
+  console.log(`${contract.dataset}: ${file} on onnxruntime-node ${ort.env.versions?.node ?? ""} (cpu)`);
+  console.log(`session ${loadMs.toFixed(1)} ms, first decode ${firstMs.toFixed(2)} ms, ` +
+              `decode of ${n} images ${runMs.toFixed(2)} ms (mean of ${repeats})`);
+  console.log(`wrote ${n} PNGs (${c}x${h}x${w}) to ${args.out}`);
+}
+
+main().catch((e) => fail(e.message ?? String(e)));

@@ -1,0 +1,61 @@
+"""examples/node/decode.mjs: onnxruntime-node decodes a batch, writes PNGs, prints timing, matches Python."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import NPM_HINT, ORT_NODE, REPO, SHIPPED
+from PIL import Image
+
+EXAMPLE = REPO / "examples" / "node" / "decode.mjs"
+NODE = shutil.which("node")
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    if NODE is None:
+        pytest.skip("node is not installed (the example needs Node.js >= 18)")
+    if not ORT_NODE.is_file():
+        pytest.skip(f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
+    return NODE
+
+
+def run(node: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([node, str(EXAMPLE), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("name", ["mnist-z2", "celeba64"])
+def test_node_decodes_a_batch_like_python(node, tmp_path, name):
+    folder = SHIPPED / name / "onnx"
+    contract = json.loads((folder / "vaekit.json").read_text())
+    c, h, w, d = (contract[k] for k in ("channels", "height", "width", "latent_dim"))
+    z = np.random.default_rng(3).standard_normal((6, d)).astype(np.float32)
+    (tmp_path / "z.json").write_text(json.dumps(z.tolist()))
+    out = run(node, str(folder), "--z", str(tmp_path / "z.json"), "--out", str(tmp_path / "png"),
+              "--raw", str(tmp_path / "images.f32"))
+    assert out.returncode == 0, out.stderr
+    assert "decode of 6 images" in out.stdout and " ms (mean of 10)" in out.stdout
+    got = np.fromfile(tmp_path / "images.f32", dtype=np.float32).reshape(6, c, h, w)
+    session = ort.InferenceSession(str(folder / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"z": z})[0]
+    assert np.abs(got - expected).max() <= 1e-5, "onnxruntime-node and Python ORT run the same kernels"
+    pngs = sorted((tmp_path / "png").glob("sample-*.png"))
+    assert len(pngs) == 6
+    picture = np.asarray(Image.open(pngs[4]), dtype=np.int16)
+    want = np.round(np.clip(expected[4], 0, 1) * 255)
+    want = want[0] if c == 1 else want.transpose(1, 2, 0)
+    assert picture.shape == want.shape and np.abs(picture - want).max() <= 1
+
+
+def test_node_example_refuses_bad_options_with_the_fix(node, tmp_path):
+    folder = str(SHIPPED / "mnist-z2" / "onnx")
+    out = run(node, folder, "--count", "0")
+    assert out.returncode == 2 and "--count must be a whole number in 1..4096, got 0" in out.stderr
+    (tmp_path / "z.json").write_text("[[1, 2, 3]]")
+    out = run(node, folder, "--z", str(tmp_path / "z.json"))
+    assert out.returncode == 2 and "rows of 2 numbers (the latent size)" in out.stderr

@@ -1,0 +1,102 @@
+"""The static page in web/ decodes in Chromium with onnxruntime-web, matching Python ORT.
+
+Served by a plain static file server (any host works); the page reads the shape from
+vaekit.json, loads decoder.onnx once, and then decodes seeded samples and a dragged 2-D
+point without a single request to the server.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import REPO, SHIPPED
+
+MODEL = SHIPPED / "mnist-z2" / "onnx"
+TOLERANCE = 1e-4
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def page(browser, static_site):
+    if not (MODEL / "decoder.onnx").is_file():
+        pytest.skip(f"{MODEL} has no decoder.onnx (make demo exports it)")
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.requests, pg.errors = [], []
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(f"{static_site}web/index.html?model=/checkpoints/mnist-z2/onnx/&ep=wasm")
+    pg.evaluate("() => window.vaekit.ready")
+    yield pg
+    context.close()
+
+
+def python_decode(z: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(MODEL / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    return session.run(None, {"z": z.astype(np.float32)})[0]
+
+
+def canvas_gray(page, selector: str) -> np.ndarray:
+    """The canvas's own pixels (red channel of a grey picture), as the page drew them."""
+    rgba = page.evaluate("""sel => { const c = document.querySelector(sel);
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""", selector)
+    w, h = page.evaluate("sel => [document.querySelector(sel).width, document.querySelector(sel).height]", selector)
+    return np.asarray(rgba, dtype=np.int16).reshape(h, w, 4)[..., 0]
+
+
+def test_decode_matches_python_onnxruntime(page):
+    z = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    before = len(page.requests)
+    got = page.evaluate("z => window.vaekit.decode(z, 5).then(a => Array.from(a))", z.ravel().tolist())
+    got = np.asarray(got, dtype=np.float32).reshape(5, 1, 28, 28)
+    assert np.abs(got - python_decode(z)).max() <= TOLERANCE
+    assert page.requests[before:] == [], "decoding must not ask the server for anything"
+
+
+def test_seeded_samples_are_painted_as_python_decodes_them(page):
+    before = len(page.requests)
+    page.fill("#seed", "7")
+    page.fill("#count", "9")
+    page.click("#sample-button")
+    page.wait_for_function("() => document.querySelector('#sample-timing').textContent.includes('seed 7')")
+    z = np.asarray(page.evaluate("() => window.vaekit.lastZ"), dtype=np.float32).reshape(9, 2)
+    expected = np.round(python_decode(z) * 255)
+    painted = canvas_gray(page, "#samples")
+    assert painted.shape == (3 * 28 + 2 * 2, 3 * 28 + 2 * 2), "a 3x3 grid of 28-px tiles, 2-px gaps"
+    tile = painted[30:58, 60:88]  # the sixth sample: row 1, column 2
+    assert np.abs(tile - expected[5, 0]).max() <= 1, "canvas pixels = round(255 * Python ORT image)"
+    # the same seed gives the same z (a page reload shows the same samples)
+    page.click("#sample-button")
+    page.wait_for_timeout(200)
+    assert np.allclose(page.evaluate("() => window.vaekit.lastZ"), z.ravel())
+    assert "ms on wasm" in page.text_content("#sample-timing")
+    assert page.requests[before:] == [], "sampling must not ask the server for anything"
+
+
+def test_dragging_the_point_decodes_where_it_is_dropped(page):
+    before = len(page.requests)
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.025 * k), box["y"] + box["height"] * (0.5 - 0.025 * k))
+    page.mouse.up()
+    page.wait_for_function("() => window.vaekit.lastZ.length === 2 && window.vaekit.lastZ[0] > 1.2")
+    page.wait_for_timeout(300)  # the drop's own decode
+    z = np.asarray(page.evaluate("() => window.vaekit.lastZ"), dtype=np.float32)
+    assert z[0] == pytest.approx(1.5, abs=0.1) and z[1] == pytest.approx(1.5, abs=0.1)
+    painted = canvas_gray(page, "#decoded")
+    assert np.abs(painted - np.round(python_decode(z[None]) * 255)[0, 0]).max() <= 1
+    assert page.requests[before:] == [], "dragging must not ask the server for anything"
+    assert page.errors == [], f"JavaScript errors: {page.errors}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+
+
+def test_everything_the_page_loaded_came_from_its_own_host(page, static_site):
+    host = urlparse(static_site).netloc
+    assert {urlparse(u).netloc for u in page.requests if urlparse(u).scheme.startswith("http")} == {host}

@@ -1,0 +1,236 @@
+// vaekit in the browser: vaekit.json + decoder.onnx -> pictures, decoded client-side.
+//
+// The page reads the model's shape (C, H, W, latent_dim, num_classes) from vaekit.json
+// (onnxruntime-web cannot read graph metadata), creates one onnxruntime-web session, and
+// decodes every sample and every drag of the 2-D point locally: after the page and the graph
+// have loaded, no request leaves the browser.
+//
+// window.vaekit (for scripts and tests): ready (a Promise), contract, provider,
+// decode(z, n, labels?) -> Promise<Float32Array> (images [n, C, H, W] in [0, 1]),
+// sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn).
+
+const params = new URLSearchParams(location.search);
+const statusEl = document.getElementById("status");
+const PAD_RANGE = 3; // the 2-D pad spans [-3, 3] x [-3, 3]
+const GAP = 2; // pixels between tiles of the sample grid
+const ZOOM = 4;
+
+const api = { contract: null, provider: null, session: null, lastZ: null };
+window.vaekit = api;
+
+function setStatus(text, isError = false) {
+  statusEl.textContent = text;
+  statusEl.classList.toggle("error", isError);
+}
+
+function folderUrl(value) {
+  return value.endsWith("/") ? value : value + "/";
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}: install onnxruntime-web (make npm-deps) or pass ?ort=URL`));
+    document.head.appendChild(s);
+  });
+}
+
+// mulberry32 + Box-Muller: seeded N(0, 1) draws, the same for a seed in every browser
+function normals(seed, count) {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < count) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+function shape() {
+  const c = api.contract;
+  return { C: c.channels, H: c.height, W: c.width, D: c.latent_dim, K: c.num_classes || 0 };
+}
+
+let running = Promise.resolve();
+
+// one run at a time on the session (runs are queued, never concurrent)
+api.decode = function decode(z, n, labels) {
+  const { D, K } = shape();
+  if (z.length !== n * D) throw new Error(`z has ${z.length} values, expected ${n} x ${D}`);
+  const feeds = { z: new ort.Tensor("float32", Float32Array.from(z), [n, D]) };
+  if (K) {
+    const l = labels ?? new Array(n).fill(0);
+    feeds.label = new ort.Tensor("int64", BigInt64Array.from(l, (v) => BigInt(v)), [n]);
+  }
+  const run = running.then(async () => {
+    const out = await api.session.run(feeds);
+    return out.image.data;
+  });
+  running = run.catch(() => undefined);
+  return run;
+};
+
+// images [n, C, H, W] in [0, 1] -> a grid on the canvas, each pixel round(v * 255)
+function draw(canvas, images, n, columns) {
+  const { C, H, W } = shape();
+  const rows = Math.ceil(n / columns);
+  const width = columns * W + (columns - 1) * GAP, height = rows * H + (rows - 1) * GAP;
+  canvas.width = width;
+  canvas.height = height;
+  canvas.style.width = `${width * ZOOM}px`;
+  canvas.style.height = `${height * ZOOM}px`;
+  const ctx = canvas.getContext("2d");
+  const pixels = ctx.createImageData(width, height);
+  const byte = (v) => Math.round(Math.min(1, Math.max(0, v)) * 255);
+  for (let i = 0; i < n; i++) {
+    const ox = (i % columns) * (W + GAP), oy = Math.floor(i / columns) * (H + GAP);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const p = 4 * ((oy + y) * width + ox + x);
+        for (let ch = 0; ch < 3; ch++) {
+          pixels.data[p + ch] = byte(images[((i * C + (C === 1 ? 0 : ch)) * H + y) * W + x]);
+        }
+        pixels.data[p + 3] = 255;
+      }
+    }
+  }
+  ctx.putImageData(pixels, 0, 0);
+}
+
+function intInput(id, lo, hi) {
+  const el = document.getElementById(id);
+  const v = Number(el.value);
+  if (!Number.isFinite(v) || v < lo || v > hi) throw new Error(`${id} must be in ${lo}..${hi}, got ${el.value}`);
+  return v;
+}
+
+api.sample = async function sample() {
+  const { D } = shape();
+  const seed = Math.floor(intInput("seed", 0, 2 ** 32 - 1));
+  const n = Math.floor(intInput("count", 1, 64));
+  const temperature = intInput("temperature", 0, 3);
+  const z = normals(seed, n * D).map((v) => v * temperature);
+  const label = Number(document.getElementById("label").value || 0);
+  const t0 = performance.now();
+  const images = await api.decode(z, n, new Array(n).fill(label));
+  const ms = performance.now() - t0;
+  api.lastZ = Array.from(z);
+  draw(document.getElementById("samples"), images, n, Math.ceil(Math.sqrt(n)));
+  document.getElementById("sample-timing").textContent =
+    `${n} samples (seed ${seed}) decoded in ${ms.toFixed(1)} ms on ${api.provider}`;
+};
+
+// ----------------------------------------------------------------- the 2-D pad
+
+const point = { z1: 0, z2: 0 };
+let pending = null;
+
+function drawPad() {
+  const pad = document.getElementById("pad");
+  const ctx = pad.getContext("2d");
+  const s = pad.width / (2 * PAD_RANGE);
+  ctx.clearRect(0, 0, pad.width, pad.height);
+  ctx.strokeStyle = "#bbb";
+  ctx.beginPath();
+  ctx.moveTo(pad.width / 2, 0); ctx.lineTo(pad.width / 2, pad.height);
+  ctx.moveTo(0, pad.height / 2); ctx.lineTo(pad.width, pad.height / 2);
+  ctx.stroke();
+  ctx.fillStyle = "#d33";
+  ctx.beginPath();
+  ctx.arc((point.z1 + PAD_RANGE) * s, (PAD_RANGE - point.z2) * s, 7, 0, 2 * Math.PI);
+  ctx.fill();
+}
+
+api.setPoint = async function setPoint(z1, z2) {
+  point.z1 = Math.max(-PAD_RANGE, Math.min(PAD_RANGE, z1));
+  point.z2 = Math.max(-PAD_RANGE, Math.min(PAD_RANGE, z2));
+  drawPad();
+  const z = [point.z1, point.z2];
+  const label = Number(document.getElementById("label").value || 0);
+  const t0 = performance.now();
+  const images = await api.decode(z, 1, [label]);
+  const ms = performance.now() - t0;
+  api.lastZ = z;
+  draw(document.getElementById("decoded"), images, 1, 1);
+  document.getElementById("explorer-timing").textContent =
+    `z = (${point.z1.toFixed(2)}, ${point.z2.toFixed(2)}) decoded in ${ms.toFixed(1)} ms on ${api.provider}`;
+};
+
+function padEvents() {
+  const pad = document.getElementById("pad");
+  let dragging = false;
+  const move = (e) => {
+    const box = pad.getBoundingClientRect();
+    const z1 = ((e.clientX - box.left) / box.width) * 2 * PAD_RANGE - PAD_RANGE;
+    const z2 = PAD_RANGE - ((e.clientY - box.top) / box.height) * 2 * PAD_RANGE;
+    if (pending === null) {
+      pending = api.setPoint(z1, z2).finally(() => { pending = null; });
+    } else {
+      point.z1 = z1; point.z2 = z2; // the next move decodes the latest point
+    }
+  };
+  pad.addEventListener("pointerdown", (e) => { dragging = true; pad.setPointerCapture(e.pointerId); move(e); });
+  pad.addEventListener("pointermove", (e) => { if (dragging) move(e); });
+  pad.addEventListener("pointerup", (e) => { dragging = false; move(e); });
+}
+
+// ----------------------------------------------------------------- start
+
+async function start() {
+  const model = params.get("model");
+  if (!model) throw new Error("no model: open this page with ?model=URL of an export folder (holding vaekit.json and decoder.onnx)");
+  const base = folderUrl(model);
+  // absolute: onnxruntime-web imports its .mjs/.wasm from there, and a bare relative path fails
+  const ortBase = new URL(folderUrl(params.get("ort") || "node_modules/onnxruntime-web/dist/"), location.href).href;
+  const precision = params.get("precision") || "fp32";
+  if (!["fp32", "fp16", "int8"].includes(precision)) throw new Error(`precision must be fp32, fp16 or int8, got ${precision}`);
+  const ep = params.get("ep") || ("gpu" in navigator ? "webgpu" : "wasm");
+  if (!["webgpu", "wasm"].includes(ep)) throw new Error(`ep must be webgpu or wasm, got ${ep}`);
+
+  await loadScript(ortBase + "ort.min.js");
+  ort.env.wasm.wasmPaths = ortBase;
+  const response = await fetch(base + "vaekit.json");
+  if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
+  api.contract = await response.json();
+  const file = precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
+  const t0 = performance.now();
+  const providers = ep === "webgpu" ? ["webgpu", "wasm"] : ["wasm"];
+  api.session = await ort.InferenceSession.create(base + file, { executionProviders: providers });
+  api.provider = ep;
+  const { C, H, W, D, K } = shape();
+  setStatus(`${api.contract.dataset}: ${file} (${C}x${H}x${W}, latent ${D}) loaded in ` +
+            `${(performance.now() - t0).toFixed(0)} ms with onnxruntime-web ${ort.env.versions?.web ?? ""} (${ep})`);
+
+  if (K) {
+    const select = document.getElementById("label");
+    const names = api.contract.class_names || [];
+    for (let k = 0; k < K; k++) select.add(new Option(names[k] ?? String(k), String(k)));
+    document.getElementById("label-box").hidden = false;
+  }
+  document.getElementById("sampler").hidden = false;
+  document.getElementById("sample-button").addEventListener("click", () => api.sample().catch(fail));
+  await api.sample();
+  if (D === 2) {
+    document.getElementById("explorer").hidden = false;
+    padEvents();
+    await api.setPoint(0, 0);
+  }
+}
+
+function fail(e) {
+  setStatus(`error: ${e.message ?? e}`, true);
+  throw e;
+}
+
+api.ready = start().then(() => true, fail);
