@@ -5,7 +5,9 @@ STAMP  := $(VENV)/.vaekit-installed
 EXTRAS ?= train,gpu,demo,dev
 PYTEST_ARGS ?=
 
-.PHONY: setup browser npm-deps lint test demo bench clean
+RUNTIME_VENV ?= build/runtime-only-venv
+
+.PHONY: setup browser npm-deps lint test runtime-only demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -43,6 +45,15 @@ test: setup browser npm-deps
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# What a runtime-only user gets: a fresh venv with only `pip install '.[cpu,demo]'` (no torch)
+# runs the runtime and starts the demo on every shipped model (.ci/runtime_only.py; ~1.5 min).
+# It runs outside the checkout so that only the installed package is imported.
+runtime-only:
+	rm -rf $(RUNTIME_VENV)
+	python3 -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install -q --disable-pip-version-check '.[cpu,demo]'
+	cd $(RUNTIME_VENV) && bin/python $(CURDIR)/.ci/runtime_only.py $(wildcard $(CURDIR)/checkpoints/*/onnx)
 
 # Export any shipped checkpoint whose ONNX graphs are missing or stale, then serve the app.
 demo: setup
