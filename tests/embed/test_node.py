@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import NPM_HINT, ORT_NODE, REPO, SHIPPED
+from embed_support import NPM_HINT, ORT_NODE, REPO, SHIPPED
 from PIL import Image
 
 EXAMPLE = REPO / "examples" / "node" / "decode.mjs"

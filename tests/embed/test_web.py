@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import REPO, SHIPPED
+from embed_support import REPO, SHIPPED
 
 MODEL = SHIPPED / "mnist-z2" / "onnx"
 TOLERANCE = 1e-4
