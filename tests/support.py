@@ -125,3 +125,27 @@ def damaged_checkpoint(folder: Path, source: Path, kind: str) -> Path:
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns("onnx"))
     BAD_CHECKPOINTS[kind][0](folder)
     return folder
+
+
+def checkpoint_epochs(folder: Path) -> dict[str, int]:
+    """The epoch each file of a checkpoint folder belongs to, read as a user's tools read it.
+
+    ``model.safetensors`` (its ``epoch`` metadata), ``resume.pt`` (``torch.load`` with
+    ``weights_only=True``), ``metrics.json`` (``epochs``) and ``metrics.csv`` (its rows).
+    """
+    import csv
+    import json
+
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        weights = int(f.metadata()["epoch"])
+    with open(folder / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        "model.safetensors": weights,
+        "resume.pt": torch.load(folder / "resume.pt", weights_only=True)["epoch"],
+        "metrics.json": json.loads((folder / "metrics.json").read_text())["epochs"],
+        "metrics.csv": len(rows),
+    }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import pytest
 import torch
-from safetensors import safe_open
+from support import checkpoint_epochs
 from vaekit.train import VAEConfig, build_model, load_model, save_checkpoint
 from vaekit.train import checkpoint as ckpt_mod
 from vaekit.train.checkpoint import STAGING_PREFIX, load_resume
@@ -32,20 +31,6 @@ def _save_epoch(folder, epoch: int, *, lr: float = 1e-3, seed: int = 0):
                             "epoch": epoch, "step": 4 * epoch, "rng": torch.get_rng_state(),
                             "history": history})
     return model
-
-
-def epochs_on_disk(folder) -> dict[str, int]:
-    """The epoch each file of the folder belongs to, read as a user's tools would read it."""
-    with safe_open(folder / "model.safetensors", "pt") as f:
-        weights = int(f.metadata()["epoch"])
-    with open(folder / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {
-        "model.safetensors": weights,
-        "resume.pt": torch.load(folder / "resume.pt", weights_only=True)["epoch"],
-        "metrics.json": json.loads((folder / "metrics.json").read_text())["epochs"],
-        "metrics.csv": len(rows),
-    }
 
 
 def test_identical_models_give_identical_files(tmp_path):
@@ -83,7 +68,7 @@ def test_a_kill_before_the_seal_leaves_the_previous_epoch_whole(tmp_path, monkey
     monkeypatch.setattr(ckpt_mod, "_write_synced", dies_on_resume)
     with pytest.raises(KeyboardInterrupt):
         _save_epoch(tmp_path, 2)
-    assert set(epochs_on_disk(tmp_path).values()) == {1}
+    assert set(checkpoint_epochs(tmp_path).values()) == {1}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -101,9 +86,9 @@ def test_a_kill_while_switching_is_finished_by_the_next_reader(tmp_path, monkeyp
     with pytest.raises(SystemExit):
         _save_epoch(tmp_path, 2)
     monkeypatch.setattr(ckpt_mod, "_move_staged", real)
-    assert len(set(epochs_on_disk(tmp_path).values())) == 2  # what a reader without vaekit would see
+    assert len(set(checkpoint_epochs(tmp_path).values())) == 2  # what a reader without vaekit would see
     load_model(tmp_path)  # any vaekit reader first finishes the sealed write
-    assert set(epochs_on_disk(tmp_path).values()) == {2}
+    assert set(checkpoint_epochs(tmp_path).values()) == {2}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
