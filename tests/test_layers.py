@@ -1,0 +1,49 @@
+"""The package layers and the one vocabulary, checked on the source (no imports run).
+
+``train`` never imports ``runtime``, ``export`` or ``demo``; ``runtime`` imports only
+``vaekit.format`` of vaekit; ``demo`` only ``runtime`` and ``format``; ``format`` no other
+vaekit package, and neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("format", "train", "export", "runtime", "demo")
+#: the vaekit packages each package may import
+ALLOWED = {
+    "format": set(),
+    "train": {"format"},
+    "export": {"format", "train", "runtime"},
+    "runtime": {"format"},
+    "demo": {"format", "runtime"},
+}
+
+
+def sources(folder: str) -> list[Path]:
+    return sorted((REPO / folder).rglob("*.py"))
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree)
+              if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_package_imports_only_the_layers_below_it(package):
+    wrong = []
+    for path in sources(package):
+        for name in imported_modules(ast.parse(path.read_text(), str(path))):
+            parts = name.split(".")
+            if parts[0] == "vaekit" and len(parts) > 1 and parts[1] != package \
+                    and parts[1] not in ALLOWED[package]:
+                wrong.append(f"{path.relative_to(REPO)} imports {name}")
+            if package == "format" and parts[0] in ("torch", "numpy", "onnxruntime"):
+                wrong.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not wrong, f"vaekit.{package} may import only {sorted(ALLOWED[package])}: {wrong}"
