@@ -5,6 +5,12 @@ MatMul, MatMulInteger, QLinearMatMul, ConvTranspose); each multiply-add is two F
 biases and element-wise ops are ignored. The graph's dynamic batch axis is pinned to a
 concrete size and ONNX shape inference fills in every intermediate shape, so the count
 is exact for the math the graph does, whatever runtime executes it.
+
+Why not a maintained profiler: onnx-tool (1.0.1, tried on the shipped graphs) agrees on Conv
+and Gemm up to the bias adds, but also counts element-wise ops by its own cost model and the
+Quantize/DequantizeLinear nodes of int8 graphs, so one model's int8 decoder counts 5% more
+than its fp32 one; here every precision of a model counts the same multiply-adds, which is
+what GFLOP/s against the sgemm peak needs (``test_report.py`` checks both against hand counts).
 """
 
 from __future__ import annotations
