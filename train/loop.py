@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
+from vaekit.format import image_shape
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, TrainConfig, VAEConfig
@@ -150,7 +151,7 @@ def train(
 
         train_data = load_split(data_config, "train")
         valid_data = load_split(data_config, "valid")
-        expected = (model_config.in_channels, model_config.image_size, model_config.image_size)
+        expected = image_shape(model_config)
         if tuple(train_data.images.shape[1:]) != expected:
             raise ValueError(
                 f"{data_config.dataset} images are {tuple(train_data.images.shape[1:])} but the "
