@@ -96,8 +96,8 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
             _make_writable_folder(out)
         return None
     if not present:
-        print(f"--resume: {out} holds no checkpoint yet, starting from scratch")
         if writer:
+            print(f"--resume: {out} holds no checkpoint yet, starting from scratch")
             _make_writable_folder(out)
         return None
     if RESUME not in present:
@@ -110,12 +110,17 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
     state = load_resume(out)
     _apply_optimizer_options(state, train_config)
     epoch = int(state["epoch"])
+    if writer:
+        _report(out, applied, epoch, cfg.epochs)
+    return state
+
+
+def _report(out: Path, applied: list[tuple[str, Any, Any]], epoch: int, epochs: int) -> None:
     for key, old, new in applied:
         print(f"--resume: {key} {old!r} -> {new!r} applies from epoch {epoch + 1}")
-    if epoch >= cfg.epochs:
-        print(f"--resume: {out} has trained {epoch} of --epochs {cfg.epochs} already; "
+    if epoch >= epochs:
+        print(f"--resume: {out} has trained {epoch} of --epochs {epochs} already; "
               f"raise --epochs to train further")
-    return state
 
 
 def _make_writable_folder(out: Path) -> None:
