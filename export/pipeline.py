@@ -262,12 +262,16 @@ def _parity_inputs(model: VAE, test: ImageSplit | None) -> dict[str, torch.Tenso
 
 
 def _conditioning(model: VAE, test: ImageSplit | None) -> dict[str, Any]:
-    """``num_classes`` and ``class_names`` (0 and [] for an unconditional model)."""
-    if not model.conditional:
-        return {"num_classes": 0, "class_names": []}
-    n = model.config.num_classes
-    names = list(test.classes) if test is not None and len(test.classes) == n else [str(i) for i in range(n)]
-    return {"num_classes": n, "class_names": names}
+    """``num_classes``, ``class_names`` (0 and [] for an unconditional model) and each graph's
+    input names in order (``"decoder_inputs": ["z", "label"]`` for a conditional model)."""
+    n = model.config.num_classes if model.conditional else 0
+    names = [str(i) for i in range(n)]
+    if n and test is not None and len(test.classes) == n:
+        names = list(test.classes)
+    facts: dict[str, Any] = {"num_classes": n, "class_names": names}
+    for g in ("encoder", "decoder"):
+        facts[f"{g}_inputs"] = list(graph_inputs(facts, g))
+    return facts
 
 
 @torch.no_grad()
@@ -366,8 +370,9 @@ def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
     z = np.concatenate([latents["z"], rng.standard_normal(latents["z"].shape, dtype=np.float32)])
     if LABEL_INPUT not in latents:
         return {"image": list(np.split(images, 4)), "z": list(np.split(z, 8))}
-    labels = np.concatenate([latents[LABEL_INPUT]] * 2)
-    return {"image": [{"image": i, LABEL_INPUT: y} for i, y in zip(np.split(images, 4), np.split(labels, 4))],
+    labels = np.resize(latents[LABEL_INPUT], len(z))  # repeated to cover both halves of z
+    return {"image": [{"image": i, LABEL_INPUT: y}
+                      for i, y in zip(np.split(images, 4), np.split(labels[: len(images)], 4))],
             "z": [{"z": i, LABEL_INPUT: y} for i, y in zip(np.split(z, 8), np.split(labels, 8))]}
 
 

@@ -26,12 +26,17 @@ from vaekit.format import (  # noqa: F401
     FORMAT,
     FORMAT_VERSION,
     GRAPH_NAMES,
+    LABEL_INPUT,
     ONNX_SUBFOLDER,
     PRECISIONS,
+    PRIOR_FILE,
+    PRIOR_KINDS,
     graph_file,
     graph_files,
+    graph_inputs,
     graph_shapes,
     metadata_props,
+    num_classes,
     sha256_file,
 )
 
@@ -90,4 +95,22 @@ def read_contract(folder: str | os.PathLike) -> dict[str, Any]:
     for k in ("channels", "height", "width", "latent_dim"):
         if not isinstance(contract[k], int) or contract[k] < 1:
             raise ValueError(f"{path}: {k} must be a positive integer, got {contract[k]!r}")
+    _check_variant_facts(path, contract)
     return contract
+
+
+def _check_variant_facts(path: Path, contract: dict[str, Any]) -> None:
+    """``num_classes``/``class_names`` and ``prior`` (absent in older exports: unconditional, N(0, I))."""
+    fix = "re-export with `python -m vaekit.export`"
+    n = contract.get("num_classes", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n == 1:
+        raise ValueError(f"{path}: num_classes must be 0 (unconditional) or an integer >= 2, got {n!r}; {fix}")
+    names = contract.get("class_names", [])
+    if n and (not isinstance(names, list) or len(names) != n):
+        raise ValueError(f"{path}: class_names must list {n} names (num_classes), got {names!r}; {fix}")
+    prior = contract.get("prior", {"kind": "normal"})
+    kind = prior.get("kind") if isinstance(prior, dict) else None
+    if kind not in PRIOR_KINDS:
+        raise ValueError(f"{path}: prior.kind must be one of {PRIOR_KINDS}, got {prior!r}; {fix}")
+    if kind == "mixture" and prior.get("file") != PRIOR_FILE:
+        raise ValueError(f"{path}: a mixture prior must name its file {PRIOR_FILE!r}, got {prior!r}; {fix}")

@@ -15,7 +15,15 @@ from typing import Any
 
 import onnxruntime as ort
 
-from .contract import GRAPH_NAMES, graph_file, graph_shapes, metadata_props, sha256_file
+from .contract import (
+    GRAPH_NAMES,
+    LABEL_INPUT,
+    graph_file,
+    graph_inputs,
+    graph_shapes,
+    metadata_props,
+    sha256_file,
+)
 from .providers import CPU, ProviderSpec
 
 #: onnxruntime graph optimisation levels by name
@@ -86,7 +94,7 @@ def check_graph(
 ) -> None:
     """The graph's names, shapes and metadata must match vaekit.json."""
     fix = "re-export the whole folder with `python -m vaekit.export CHECKPOINT`"
-    inputs, outputs = GRAPH_NAMES[graph]
+    inputs, outputs = graph_inputs(contract, graph), GRAPH_NAMES[graph][1]
     got_in = tuple(i.name for i in session.get_inputs())
     got_out = tuple(o.name for o in session.get_outputs())
     if got_in != inputs or got_out != outputs:
@@ -97,10 +105,12 @@ def check_graph(
     want = graph_shapes(contract, graph)
     for arg in (*session.get_inputs(), *session.get_outputs()):
         dims = [d if isinstance(d, int) else "N" for d in arg.shape]
-        if arg.type != "tensor(float)" or dims != want[arg.name]:
+        onnx_type, dtype = (("tensor(int64)", "int64") if arg.name == LABEL_INPUT
+                            else ("tensor(float)", "float32"))
+        if arg.type != onnx_type or dims != want[arg.name]:
             raise ValueError(
                 f"{path.name}: {arg.name!r} is {arg.type} {arg.shape}, but vaekit.json says "
-                f"float32 {want[arg.name]}; the graph and vaekit.json come from different exports; {fix}"
+                f"{dtype} {want[arg.name]}; the graph and vaekit.json come from different exports; {fix}"
             )
     meta = session.get_modelmeta().custom_metadata_map
     expected = metadata_props(contract, graph=graph, precision=precision)

@@ -5,6 +5,7 @@
     mean, logvar = vae.encode(images)                 # uint8 or float [N, C, H, W] / [C, H, W] / [H, W]
     images = vae.decode(z)                            # z [N, D] or [D] -> float32 in [0, 1]
     images = vae.sample(16, seed=0, temperature=0.8)
+    images = vae.sample(10, seed=0, labels=np.arange(10))  # a conditional model: one class each
 
 Only numpy and onnxruntime (or onnxruntime-gpu) are imported. Both sessions are created
 once, in :meth:`VAE.load`, and reused. The pieces live next door: providers
@@ -29,6 +30,7 @@ from .contract import (
     CONTRACT_KEYS,
     EXAMPLES_FILE,
     GRAPH_NAMES,
+    LABEL_INPUT,
     PRECISIONS,
     find_export_dir,
     read_contract,
@@ -43,10 +45,12 @@ from .inputs import (
     check_seed,
     check_temperature,
     coerce_images,
+    coerce_labels,
     coerce_latents,
     require_finite,
 )
 from .latent import METHODS, interpolate_latents
+from .prior import Prior
 from .providers import (
     CPU,
     CUDA,
@@ -80,10 +84,11 @@ class VAE:
 
     def __init__(
         self, *, folder: Path, metadata: dict[str, Any], encoder: GraphRunner, decoder: GraphRunner,
-        max_batch: int, precision: str, cuda: CudaOptions | None = None,
+        max_batch: int, precision: str, cuda: CudaOptions | None = None, prior: Prior | None = None,
     ):
         self.folder = folder
         self.metadata = metadata
+        self.prior = prior or Prior(int(metadata["latent_dim"]))
         self.precision = precision
         self.max_batch = max_batch
         self.cuda = cuda
@@ -126,6 +131,7 @@ class VAE:
             raise ValueError(f"io_binding must be True, False or None (automatic), got {io_binding!r}")
         folder = find_export_dir(path)
         contract = read_contract(folder)
+        prior = Prior.load(folder, contract)
         chosen, skipped = resolve_providers(providers)
         names = [provider_name(p) for p in chosen]
         if cuda is not None and skipped is None and CUDA not in names:
@@ -158,13 +164,24 @@ class VAE:
             for graph, session in sessions.items()
         }
         return cls(folder=folder, metadata=contract, encoder=runners["encoder"], decoder=runners["decoder"],
-                   max_batch=max_batch, precision=precision, cuda=options if on_gpu else None)
+                   max_batch=max_batch, precision=precision, cuda=options if on_gpu else None,
+                   prior=prior)
 
     # -- facts
 
     @property
     def latent_dim(self) -> int:
         return int(self.metadata["latent_dim"])
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes a conditional model takes as ``labels`` (empty: unconditional)."""
+        return tuple(str(c) for c in self.metadata.get("class_names") or ())
+
+    @property
+    def conditional(self) -> bool:
+        """Whether encode/decode/sample need ``labels`` (class indices into :attr:`class_names`)."""
+        return bool(self.class_names)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -204,14 +221,15 @@ class VAE:
 
     # -- inference
 
-    def encode(self, images: Any, *, output: str = "numpy") -> tuple[Any, Any]:
+    def encode(self, images: Any, *, labels: Any = None, output: str = "numpy") -> tuple[Any, Any]:
         """``images`` [N, C, H, W] (or one image [C, H, W] / [H, W]) -> ``(mean, logvar)``.
 
         uint8 images are scaled by 1/255; float images must lie in [0, 1]. Returns float32
         ``[N, D]`` each, or ``[D]`` for a single image. ``images`` may also be an
         ``onnxruntime.OrtValue`` float32 [N, C, H, W] already on the device (not checked
         for range). ``output="ortvalue"``: return OrtValues on :attr:`device` (batch axis
-        kept) instead of numpy arrays.
+        kept) instead of numpy arrays. ``labels``: a conditional model's classes, one int per
+        image or one for all (see :attr:`class_names`); None for other models.
         """
         check_output(output)
         if isinstance(images, ort.OrtValue):
@@ -219,13 +237,13 @@ class VAE:
             x, single = images, False
         else:
             x, single = coerce_images(images, self.image_shape, self.max_batch)
-        mean, logvar = self._encoder.run({"image": x}, output=output)
+        mean, logvar = self._encoder.run(self._feed("image", x, labels), output=output)
         if output == "ortvalue":
             return mean, logvar
         require_finite(mean, "the encoder's means", "NaN or inf", "load precision='fp32' and check the input")
         return (mean[0], logvar[0]) if single else (mean, logvar)
 
-    def decode(self, z: Any, *, output: str = "numpy") -> Any:
+    def decode(self, z: Any, *, labels: Any = None, output: str = "numpy") -> Any:
         """``z`` [N, D] (or one latent [D]) -> images float32 [N, C, H, W] (or [C, H, W]) in [0, 1].
 
         Every ``|z|`` must be at most :data:`vaekit.runtime.inputs.MAX_ABS_LATENT`; a decode
@@ -233,7 +251,8 @@ class VAE:
         ``onnxruntime.OrtValue`` float32 [N, D] on the device (e.g. ``encode(...,
         output="ortvalue")[0]``; its values are not checked). ``output="ortvalue"``: return an
         OrtValue on :attr:`device` (batch axis kept); with CUDA graphs it is a fixed buffer that
-        the next call of the same batch size overwrites.
+        the next call of the same batch size overwrites. ``labels``: a conditional model's
+        classes, one int per latent or one for all.
         """
         check_output(output)
         if isinstance(z, ort.OrtValue):
@@ -242,54 +261,62 @@ class VAE:
         else:
             z, single = coerce_latents(z, self.latent_dim, self.max_batch)
             host = z
-        images = self._decoder.run({"z": z}, output=output)[0]
+        images = self._decoder.run(self._feed("z", z, labels), output=output)[0]
         if output == "ortvalue":
             return images
         check_decoded(images, host)
         return images[0] if single else images
 
-    def reconstruct(self, images: Any) -> np.ndarray:
+    def reconstruct(self, images: Any, *, labels: Any = None) -> np.ndarray:
         """Decode the posterior mean of each image: same shape as the input, float32 in [0, 1].
 
         With I/O binding the means stay on the device between the two graphs.
         """
         x, single = coerce_images(images, self.image_shape, self.max_batch)
         chain = "ortvalue" if self.io_binding and not self.cuda_graph else "numpy"
-        mean = self._encoder.run({"image": x}, output=chain)[0]
-        out = check_decoded(self._decoder.run({"z": mean}, output="numpy")[0])
+        y = coerce_labels(labels, len(x), self.class_names)
+        mean = self._encoder.run(_with_label({"image": x}, y), output=chain)[0]
+        out = check_decoded(self._decoder.run(_with_label({"z": mean}, y), output="numpy")[0])
         if single:
             return out[0].reshape(np.shape(images))
         return out
 
     def sample(self, n: int, *, seed: int | None = None, temperature: float = 1.0,
-               output: str = "numpy") -> Any:
-        """``n`` images decoded from z ~ N(0, temperature^2 I): float32 [n, C, H, W] in [0, 1].
+               labels: Any = None, output: str = "numpy") -> Any:
+        """``n`` images decoded from z drawn from the prior: float32 [n, C, H, W] in [0, 1].
 
+        The prior is N(0, I), or the learned mixture the export ships (``prior.npz``, a
+        VampPrior: a component is drawn uniformly, then z from its Gaussian).
         ``seed``: an int in [0, 2**63 - 1] for repeatable samples (None: fresh ones).
-        ``temperature``: in [0, 100]; 1.0 samples the prior, 0 decodes its mean.
+        ``temperature``: in [0, 100]; scales the prior's spread: 1.0 samples the prior, 0
+        decodes its mean (a mixture: the component means). ``labels``: a conditional model's
+        classes, one int per image or one for all.
         """
         check_output(output)
         n = check_int("n", n, 1, MAX_BATCH_LIMIT, " (how many images)")
         check_batch(n, self.max_batch)
         seed, temperature = check_seed(seed), check_temperature(temperature)
-        rng = np.random.default_rng(seed)
-        z = rng.standard_normal((n, self.latent_dim), dtype=np.float32) * np.float32(temperature)
-        images = self._decoder.run({"z": z}, output=output)[0]
+        y = coerce_labels(labels, n, self.class_names)
+        z = self.prior.draw(np.random.default_rng(seed), n, temperature)
+        images = self._decoder.run(_with_label({"z": z}, y), output=output)[0]
         return images if output == "ortvalue" else check_decoded(images, z)
 
-    def interpolate(self, a: Any, b: Any, steps: int = 8, *, method: str = "linear") -> np.ndarray:
+    def interpolate(self, a: Any, b: Any, steps: int = 8, *, method: str = "linear",
+                    label: int | None = None) -> np.ndarray:
         """Images along a path from ``a`` to ``b``: float32 [steps, C, H, W] in [0, 1].
 
         ``a`` and ``b`` are latents [D] or single images (encoded to their posterior mean).
         ``method``: ``linear`` or ``slerp`` (spherical, keeps the norm typical of the prior).
-        ``steps``: an int >= 2 and <= ``max_batch`` (both endpoints included).
+        ``steps``: an int >= 2 and <= ``max_batch`` (both endpoints included). ``label``: a
+        conditional model's class, used to encode the endpoints and decode the whole path.
         """
         if method not in METHODS:
             raise ValueError(f"unknown interpolation method {method!r}; choose one of {METHODS}")
         steps = check_int("steps", steps, 2, MAX_BATCH_LIMIT, " (both endpoints included)")
         check_batch(steps, self.max_batch)
-        za, zb = self._endpoint(a, "a"), self._endpoint(b, "b")
-        return self.decode(interpolate_latents(za, zb, steps, method=method))
+        coerce_labels(label, 1, self.class_names)  # checked before any graph runs
+        za, zb = self._endpoint(a, "a", label), self._endpoint(b, "b", label)
+        return self.decode(interpolate_latents(za, zb, steps, method=method), labels=label)
 
     def examples(self) -> Examples:
         """The test images saved next to the graphs (``examples.npz``)."""
@@ -302,16 +329,25 @@ class VAE:
         with np.load(path, allow_pickle=False) as f:
             return Examples(f["images"], f["labels"], tuple(str(c) for c in f["classes"]))
 
-    def _endpoint(self, v: Any, name: str) -> np.ndarray:
+    def _feed(self, name: str, value: Any, labels: Any) -> dict[str, Any]:
+        """``{name: value}`` plus the checked ``label`` input of a conditional model."""
+        n = value.shape()[0] if isinstance(value, ort.OrtValue) else len(value)
+        return _with_label({name: value}, coerce_labels(labels, n, self.class_names))
+
+    def _endpoint(self, v: Any, name: str, label: int | None) -> np.ndarray:
         v = np.asarray(v)
         if v.ndim == 1:
             return coerce_latents(v, self.latent_dim, self.max_batch)[0][0]
         if v.ndim in (2, 3):
-            return self.encode(v)[0]
+            return self.encode(v, labels=label)[0]
         raise ValueError(
             f"interpolate: {name} must be a latent ({self.latent_dim},) or one image "
             f"{self.image_shape}, got shape {tuple(v.shape)}"
         )
+
+
+def _with_label(feed: dict[str, Any], labels: np.ndarray | None) -> dict[str, Any]:
+    return feed if labels is None else {**feed, LABEL_INPUT: labels}
 
 
 def _open_sessions(

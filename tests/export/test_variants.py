@@ -1,0 +1,117 @@
+"""Export and runtime of the VAE variants: a conditional model's label input, a learned prior."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from support import write_fake_mnist
+from vaekit.export import export_checkpoint
+from vaekit.runtime import VAE
+from vaekit.train import CVAEConfig, DataConfig, VampConfig, build_model, save_checkpoint
+
+
+def _checkpoint(folder, data_root, config):
+    torch.manual_seed(0)
+    model = build_model(config)
+    if hasattr(model.decoder, "label_embedding") and model.decoder.label_embedding is not None:
+        torch.nn.init.normal_(model.decoder.label_embedding.weight)  # make classes differ visibly
+    save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
+    return folder, model.eval()
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), train=16, test=80)
+
+
+@pytest.fixture(scope="module")
+def cvae(tmp_path_factory, data_root):
+    folder, model = _checkpoint(tmp_path_factory.mktemp("cvae") / "ckpt", data_root,
+                                CVAEConfig(dim=8, latent_dim=2, num_classes=10))
+    export_checkpoint(folder, int8=True, progress=False)
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def vamp(tmp_path_factory, data_root):
+    folder, model = _checkpoint(tmp_path_factory.mktemp("vamp") / "ckpt", data_root,
+                                VampConfig(dim=8, latent_dim=2, components=5))
+    export_checkpoint(folder, progress=False)
+    return folder, model
+
+
+def test_conditional_contract_names_the_label_input_and_classes(cvae):
+    folder, _ = cvae
+    contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
+    assert contract["num_classes"] == 10 and contract["class_names"] == [str(i) for i in range(10)]
+    assert contract["encoder_inputs"] == ["image", "label"]
+    assert contract["decoder_inputs"] == ["z", "label"]
+    assert contract["decoder"]["inputs"]["label"] == ["N"]
+    assert all(d <= 1e-4 for b in contract["parity"]["decoder"].values() for d in b.values())
+
+
+def test_runtime_decodes_a_conditional_model_like_torch(cvae):
+    folder, model = cvae
+    vae = VAE.load(folder, providers="cpu")
+    assert vae.conditional and len(vae.class_names) == 10
+    z, labels = np.random.default_rng(0).standard_normal((3, 2), dtype=np.float32), np.array([1, 4, 9])
+    with torch.no_grad():
+        expected = model.decoder_mean()(torch.from_numpy(z), torch.from_numpy(labels)).numpy()
+    np.testing.assert_allclose(vae.decode(z, labels=labels), expected, atol=1e-4)
+    one = vae.sample(2, seed=0, labels=3)
+    other = vae.sample(2, seed=0, labels=7)
+    assert one.shape == (2, 1, 28, 28) and not np.allclose(one, other)  # the class changes the image
+    images = vae.examples().images[:4]
+    mean, _ = vae.encode(images, labels=vae.examples().labels[:4])
+    assert mean.shape == (4, 2)
+    assert vae.reconstruct(images, labels=0).shape == images.shape
+    assert vae.interpolate(np.zeros(2), np.ones(2), 3, label=5).shape == (3, 1, 28, 28)
+    int8 = VAE.load(folder, providers="cpu", precision="int8")
+    assert np.abs(int8.decode(z, labels=labels) - expected).max() < 0.2
+
+
+@pytest.mark.parametrize("labels,match", [
+    (None, "conditional on 10 classes.*pass labels="),
+    ([0, 10], r"must be in \[0, 10\).*from 0 to 10"),
+    ([-1, 0], r"must be in \[0, 10\)"),
+    (np.array([0.0, 1.0]), "must be integers.*float64"),
+    (np.array([True, False]), "must be integers"),
+    ([1, 2, 3], r"shape \(3,\) but the batch has 2"),
+])
+def test_runtime_refuses_bad_labels_before_running_a_graph(cvae, labels, match):
+    vae = VAE.load(cvae[0], providers="cpu")
+    with pytest.raises(ValueError, match=match):
+        vae.decode(np.zeros((2, 2), np.float32), labels=labels)
+
+
+def test_learned_prior_travels_with_the_export_and_sample_draws_from_it(vamp):
+    folder, model = vamp
+    contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
+    assert contract["prior"]["kind"] == "mixture" and contract["prior"]["components"] == 5
+    assert contract["num_classes"] == 0 and contract["decoder_inputs"] == ["z"]
+    vae = VAE.load(folder, providers="cpu")
+    with torch.no_grad():
+        means, logvars = (t.numpy() for t in model.prior_components())
+    np.testing.assert_allclose(vae.prior.means, means, atol=1e-6)
+    z = vae.prior.draw(np.random.default_rng(0), 4000, 1.0)
+    # the mixture's mean, not N(0, I)'s zero (standard error about 1/sqrt(4000) of the spread)
+    spread = np.sqrt(np.exp(logvars).mean(0) + means.var(0))
+    assert np.all(np.abs(z.mean(0) - means.mean(0)) < 5 * spread / np.sqrt(4000))
+    at_zero = vae.prior.draw(np.random.default_rng(0), 50, 0.0)  # temperature 0: component means
+    assert all(any(np.allclose(row, m) for m in means) for row in at_zero)
+    assert vae.sample(3, seed=1).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="not conditional"):
+        vae.sample(2, labels=1)
+
+
+def test_a_replaced_prior_file_is_refused(vamp, tmp_path):
+    import shutil
+
+    folder = tmp_path / "onnx"
+    shutil.copytree(vamp[0] / "onnx", folder)
+    with np.load(folder / "prior.npz") as f:
+        means, logvars = f["means"], f["logvars"]
+    np.savez(folder / "prior.npz", means=means + 1, logvars=logvars)
+    with pytest.raises(ValueError, match="prior.npz is corrupt or was replaced"):
+        VAE.load(folder, providers="cpu")
