@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = (
@@ -187,7 +188,7 @@ def torch_decoder(checkpoint: Path, z: np.ndarray, device: str, *, compiled: boo
 
 def make_case(name: str, model: dict, z: np.ndarray, device: str) -> tuple[Call, Fetch]:
     onnx = model["export_dir"]
-    fp32, fp16 = onnx / "decoder.onnx", onnx / "decoder.fp16.onnx"
+    fp32, fp16 = onnx / graph_file("decoder"), onnx / graph_file("decoder", "fp16")
     table: dict[str, Callable[[], tuple[Call, Fetch]]] = {
         "ort-cuda-run": lambda: ort_run(fp32, z, device),
         "ort-cuda-iobinding": lambda: ort_iobinding(fp32, z, device),
@@ -228,7 +229,7 @@ def time_case(call: Call, *, warmup: int, calls: int) -> tuple[dict[str, float],
 
 def shipped_models(names: list[str] | None) -> list[dict]:
     models = []
-    for folder in sorted((REPO / "checkpoints").glob("*/onnx/vaekit.json")):
+    for folder in sorted((REPO / "checkpoints").glob(f"*/{ONNX_SUBFOLDER}/{CONTRACT_FILE}")):
         export_dir = folder.parent
         if names and export_dir.parent.name not in names:
             continue
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         for batch in batches:
             z = np.random.default_rng(batch).standard_normal((batch, model["latent_dim"])).astype(np.float32)
             try:
-                ref = _session(model["export_dir"] / "decoder.onnx", "cpu").run(None, {"z": z})[0]
+                ref = _session(model["export_dir"] / graph_file("decoder"), "cpu").run(None, {"z": z})[0]
             except Exception as e:  # noqa: BLE001 - keep timing even without a reference
                 ref, report.setdefault("errors", []).append(f"{model['name']} b{batch} cpu reference: {e}")
             for name in cases:

@@ -12,7 +12,7 @@ import sys
 import typing
 from pathlib import Path
 
-from vaekit.format import PRECISIONS
+from vaekit.format import CONFIG, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -25,15 +25,15 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="python -m vaekit.export", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--out", default=None, help="export folder (default: CHECKPOINT/onnx)")
     p.add_argument("--fp16", action="store_true",
                    help="also write encoder.fp16.onnx / decoder.fp16.onnx (half precision, for GPUs)")
     p.add_argument("--int8", action="store_true",
                    help="also write encoder.int8.onnx / decoder.int8.onnx (static int8, for CPUs)")
     p.add_argument("--examples", type=int, default=None,
-                   help="test images saved to examples.npz (default: 2000 for latent_dim 2, else 64; 0: none)")
-    p.add_argument("--data-root", default=None, help="override the data root in config.json")
+                   help=f"test images saved to {EXAMPLES_FILE} (default: 2000 for latent_dim 2, else 64; 0: none)")
+    p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing when DIR already holds an export of these exact weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.examples is not None and args.examples < 0:
-        parser.error(f"--examples must be >= 0, got {args.examples} (0: no examples.npz)")
+        parser.error(f"--examples must be >= 0, got {args.examples} (0: no {EXAMPLES_FILE})")
     if not 1 <= args.triton_max_batch <= 1 << 16:
         parser.error(f"--triton-max-batch must be in 1..65536, got {args.triton_max_batch}")
     from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
@@ -108,14 +108,14 @@ def summary(contract: dict, out: Path) -> str:
         lines.append(f"  {contract[graph]['file']:<20} {contract[graph]['bytes'] / 1024:9.1f} KiB   "
                      f"max |ORT - torch| {worst:.2e} (batch 1/7/64)")
     for precision, v in contract.get("variants", {}).items():
-        for graph in ("encoder", "decoder"):
+        for graph in GRAPHS:
             lines.append(f"  {v[graph]['file']:<20} {v[graph]['bytes'] / 1024:9.1f} KiB")
         if v.get("runs_on_cpu"):
             lines.append(f"    {precision}: decoder PSNR vs fp32 {v['decoder_psnr_db_vs_fp32']:.1f} dB")
         else:
             lines.append(f"    {precision}: {v.get('note')}")
     ex = contract.get("examples")
-    lines.append(f"  examples.npz: {ex['count']} test images" if ex else "  examples.npz: not written")
+    lines.append(f"  {EXAMPLES_FILE}: {ex['count']} test images" if ex else f"  {EXAMPLES_FILE}: not written")
     return "\n".join(lines)
 
 

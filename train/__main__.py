@@ -15,6 +15,8 @@ import typing
 from dataclasses import MISSING, fields
 from typing import Any
 
+from vaekit.format import METRICS
+
 from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
 from .objective import LIKELIHOODS
@@ -38,7 +40,7 @@ HELP = {
     "val_size": "validation images held out from the training set (MNIST-like datasets)",
     "crop_fraction": "CelebA: centre-crop width as a fraction of the image width",
     "limit": "train on the first N images only (0: all)",
-    "out": "run folder: checkpoint, metrics.json, metrics.csv",
+    "out": f"run folder: checkpoint, {METRICS}, metrics.csv",
     "kl_warmup_steps": "linearly warm the KL weight up from 0 over this many steps",
     "device": "auto (CUDA when present), cpu, cuda, cuda:1, ...",
     "resume": "continue the run in --out from its last finished epoch",

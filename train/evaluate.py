@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from vaekit.format import METRICS
+from vaekit.format import CONFIG, METRICS, WEIGHTS
 
 from .data import ImageSplit, batches, binarize
 from .model import VAE
@@ -108,16 +108,16 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="python -m vaekit.train.evaluate", description=__doc__,
                        allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N images (0: all)")
     p.add_argument("--samples", type=int, default=1000, help="importance samples K per image (>= 1)")
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.add_argument("--seed", type=int, default=0, help="seed of the binarisation and the samples")
-    p.add_argument("--data-root", default=None, help="override the data root in config.json")
+    p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--save", action="store_true",
-                   help="record the results in CHECKPOINT/metrics.json (key: the split name)")
+                   help=f"record the results in CHECKPOINT/{METRICS} (key: the split name)")
     return p
 
 
