@@ -158,7 +158,7 @@ class VAE:
         graph_on = on_gpu and used[0] == CUDA and _cuda_graph_enabled(sessions["decoder"])
         runners = {
             graph: GraphRunner(
-                session, device="cuda" if on_gpu else "cpu", device_id=options.device_id if on_gpu else 0,
+                session, device="cuda" if on_gpu else "cpu", device_id=_device_id(session) if on_gpu else 0,
                 io_binding=on_gpu if io_binding is None else io_binding, cuda_graph=graph_on,
             )
             for graph, session in sessions.items()
@@ -368,6 +368,14 @@ def _open_sessions(
         warn_once(f"vaekit.runtime: onnxruntime cannot capture these graphs as CUDA graphs ({e}); "
                   f"running them without (CudaOptions(cuda_graph=False) silences this)")
         return sessions
+
+
+def _device_id(session: ort.InferenceSession) -> int:
+    """The GPU a CUDA/TensorRT session runs on (a provider list given by hand may pick one)."""
+    for options in session.get_provider_options().values():
+        if "device_id" in options:
+            return int(options["device_id"])
+    return 0
 
 
 def _cuda_graph_enabled(session: ort.InferenceSession) -> bool:
