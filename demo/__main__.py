@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def default_model_dirs(cwd: Path | None = None) -> list[Path]:
     """Every ``checkpoints/*/onnx`` folder holding a ``vaekit.json``, searched in ``cwd``
     first and then in the repository root next to the package."""
     for root in (cwd or Path.cwd(), REPO_ROOT):
-        found = sorted(p.parent for p in (root / "checkpoints").glob("*/onnx/vaekit.json"))
+        found = sorted(p.parent for p in (root / "checkpoints").glob(f"*/{ONNX_SUBFOLDER}/{CONTRACT_FILE}"))
         if found:
             return found
     return []
