@@ -60,6 +60,7 @@ class CVAE(VAE):
         super().__init__(config)
         self.encoder = Encoder(config, num_classes=config.num_classes)
         self.decoder = Decoder(config, self.likelihood, num_classes=config.num_classes)
+        self._device_labels_checked = False
 
     def check_labels(self, y: Tensor | None, classes: Sequence[str] = ()) -> None:
         """Labels must be integers in ``[0, num_classes)``; ``classes`` (the dataset's) must
@@ -84,8 +85,11 @@ class CVAE(VAE):
                              f"from {low} to {high}")
 
     def _labels(self, x: Tensor, y: Tensor | None) -> Tensor:
-        if y is None or y.device.type == "cpu":  # a check without a device round trip
+        # labels on the CPU are checked every call; on a device, the first batch is (one read-back
+        # per model: the loop and evaluate check the whole dataset up front with check_labels)
+        if y is None or y.device.type == "cpu" or not self._device_labels_checked:
             self.check_labels(y)
+            self._device_labels_checked = y.device.type != "cpu"
         if y.shape != (len(x),):
             raise ValueError(f"expected one label per image, shape ({len(x)},), got {tuple(y.shape)}")
         return y
