@@ -1,8 +1,10 @@
 """The package layers and the one vocabulary, checked on the source (no imports run).
 
-``train`` never imports ``runtime``, ``export`` or ``demo``; ``runtime`` imports only
-``vaekit.format`` of vaekit; ``demo`` only ``runtime`` and ``format``; ``format`` no other
-vaekit package, and neither torch nor numpy.
+* ``train`` never imports ``runtime``, ``export`` or ``demo``; ``runtime`` imports only
+  ``vaekit.format`` of vaekit; ``demo`` only ``runtime`` and ``format``; ``format`` no other
+  vaekit package, and neither torch nor numpy.
+* Paths to checkpoint and export files are built from :mod:`vaekit.format`'s names, never from
+  a spelled-out file name.
 """
 
 from __future__ import annotations
@@ -47,3 +49,28 @@ def test_each_package_imports_only_the_layers_below_it(package):
             if package == "format" and parts[0] in ("torch", "numpy", "onnxruntime"):
                 wrong.append(f"{path.relative_to(REPO)} imports {name}")
     assert not wrong, f"vaekit.{package} may import only {sorted(ALLOWED[package])}: {wrong}"
+
+
+FILE_NAMES = ("config.json", "model.safetensors", "metrics.json", "resume.pt", "vaekit.json",
+              "examples.npz", "encoder.onnx", "decoder.onnx")
+
+
+def path_literals(tree: ast.AST):
+    """String constants that are a file name or end in one as a path (``"x/vaekit.json"``, a glob).
+
+    Messages and help texts that mention a file in prose are not paths and are not listed.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value.strip()
+            for name in FILE_NAMES:
+                if text == name or text.endswith(("/" + name, "*" + name)):
+                    yield node, name
+
+
+@pytest.mark.parametrize("folder", ["train", "export", "runtime", "demo", "benchmarks", ".ci"])
+def test_file_paths_are_built_from_vaekit_format_names(folder):
+    found = [f"{path.relative_to(REPO)}:{node.lineno} spells {name!r}"
+             for path in sources(folder)
+             for node, name in path_literals(ast.parse(path.read_text(), str(path)))]
+    assert not found, f"use the constants of vaekit.format (CONFIG, WEIGHTS, CONTRACT_FILE, graph_file, ...): {found}"
