@@ -52,9 +52,10 @@ class _Slot:
         s = runner.session
         dev, dev_id = runner.device, runner.device_id
         batch = next(iter(shapes.values()))[0]
+        self.dtypes = {i.name: _DTYPES[i.type] for i in s.get_inputs()}
         self.inputs = {
-            i.name: ort.OrtValue.ortvalue_from_shape_and_type(shapes[i.name], _DTYPES[i.type], dev, dev_id)
-            for i in s.get_inputs()
+            name: ort.OrtValue.ortvalue_from_shape_and_type(shapes[name], dtype, dev, dev_id)
+            for name, dtype in self.dtypes.items()
         }
         self.outputs = [
             ort.OrtValue.ortvalue_from_shape_and_type(
@@ -87,7 +88,9 @@ class GraphRunner:
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
         self._slots: dict[tuple, _Slot] = {}
-        self._lock = threading.Lock()
+        self._next_graph_id = 1  # 0 is onnxruntime's own
+        # fixed buffers are shared state; a CUDA graph capture must not see other work on its stream
+        self._lock = threading.RLock()
         self._uncaptured = ort.RunOptions()
         if cuda_graph:
             self._uncaptured.add_run_config_entry("gpu_graph_id", "-1")
@@ -105,6 +108,9 @@ class GraphRunner:
             if key in self._slots or len(self._slots) < MAX_CUDA_GRAPHS:
                 return self._run_slot(key, feeds, output)
         if self.io_binding:
+            if self.cuda_graph:
+                with self._lock:
+                    return self._run_bound(feeds, output)
             return self._run_bound(feeds, output)
         if host:
             outs = self.session.run(None, dict(feeds))
@@ -130,20 +136,23 @@ class GraphRunner:
         with self._lock:
             slot = self._slots.get(key)
             if slot is None:
-                graph_id = len(self._slots) + 1 if self.cuda_graph else None  # 0 is onnxruntime's own
+                graph_id = None
+                if self.cuda_graph:
+                    graph_id, self._next_graph_id = self._next_graph_id, self._next_graph_id + 1
                 slot = self._slots[key] = _Slot(self, dict(key), graph_id)
             for name, value in feeds.items():
-                slot.inputs[name].update_inplace(np.ascontiguousarray(value))
+                slot.inputs[name].update_inplace(np.ascontiguousarray(value, dtype=slot.dtypes[name]))
             try:
                 self.session.run_with_iobinding(slot.binding, slot.run_options)
             except Exception as e:  # noqa: BLE001 - onnxruntime's pybind errors (capture failed)
                 if slot.runs >= CAPTURE_RUNS:
                     raise
                 # a warm-up or capturing run failed: run this graph without fixed buffers from now on
-                del self._slots[key]
-                self.static_buffers = False
-                warn_once(f"{'CUDA graph capture' if self.cuda_graph else 'fixed buffers'} failed on "
-                          f"{self.providers[0]} ({type(e).__name__}: {str(e)[:200]}); running without")
+                what = "CUDA graph capture" if self.cuda_graph else "fixed buffers"
+                self._slots.clear()
+                self.static_buffers = self.cuda_graph = False
+                warn_once(f"vaekit.runtime: {what} failed on {self.providers[0]} ({type(e).__name__}: "
+                          f"{str(e)[:200]}); running without")
                 return self._run_bound(feeds, output)
             slot.runs += 1
             if output == "numpy":

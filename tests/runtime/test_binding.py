@@ -84,3 +84,24 @@ def test_fixed_buffers_are_safe_across_threads(tiny_ckpt, plain):
     for t in threads:
         t.join()
     assert not errors, errors[:3]
+
+
+def test_a_failed_capture_falls_back_to_plain_binding_and_says_so(tiny_ckpt, plain, monkeypatch, caplog):
+    from vaekit.runtime import providers
+
+    monkeypatch.setattr(providers, "_warned", set())
+    runner = static_runner(tiny_ckpt)
+    real, calls = runner.session.run_with_iobinding, []
+
+    def first_run_fails(binding, options=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("capture failed (test)")
+        return real(binding, options)
+
+    monkeypatch.setattr(runner.session, "run_with_iobinding", first_run_fails)
+    with caplog.at_level("WARNING", logger="vaekit.runtime"):
+        out = runner.run({"z": latents(3)})[0]
+    np.testing.assert_array_equal(out, plain.decode(latents(3)))
+    assert not runner.static_buffers and not runner._slots
+    assert "fixed buffers failed on CPUExecutionProvider (RuntimeError: capture failed (test)); running without" in caplog.text
