@@ -82,7 +82,7 @@ def test_cuda_graphs_replay_fresh_results_for_each_batch_size(tiny_ckpt, cpu, ca
         assert max_diff(vae.decode(z), cpu.decode(z)) <= vae.parity_tolerance
     ex = cpu.examples().images[:4]
     assert max_diff(vae.reconstruct(ex), cpu.reconstruct(ex)) <= vae.parity_tolerance
-    assert "capture" not in caplog.text, caplog.text
+    assert vae.cuda_graph and "capture" not in caplog.text, caplog.text  # still replaying graphs
 
 
 def test_a_device_that_does_not_exist_is_refused(tiny_ckpt):
