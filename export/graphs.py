@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
@@ -140,13 +139,6 @@ def set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
 
 def graph_opset(model: onnx.ModelProto) -> int:
     return max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-
-
-def cpu_session(path: Path) -> ort.InferenceSession:
-    """An onnxruntime CPU session for checks (quiet: errors only)."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 # ----------------------------------------------------------------------------- int8

@@ -36,6 +36,7 @@ from vaekit.format import (
     metadata_props,
     sha256_file,
 )
+from vaekit.runtime.session import build_session
 from vaekit.train.checkpoint import (
     load_checkpoint_split,
     load_configs,
@@ -47,7 +48,7 @@ from vaekit.train.data import ImageSplit
 from vaekit.train.model import VAE
 
 from .freshness import default_out
-from .graphs import OPSET, cpu_session, export_graph, graph_opset, quantize_int8
+from .graphs import OPSET, export_graph, graph_opset, quantize_int8
 from .onnx_checks import fp16_computed_outputs, required_versions
 from .stale import clean_stale, staging_prefix
 
@@ -139,7 +140,7 @@ def export_checkpoint(
         contract["variants"] = {}
         if variants:
             latents = _psnr_latents(tmp, model, test, graph_ins)
-            ref_images = cpu_session(tmp / graph_file("decoder")).run(None, latents)[0]
+            ref_images = build_session(tmp / graph_file("decoder")).run(None, latents)[0]
         for precision in variants:
             stage(precision)
             contract["variants"][precision] = _variant(
@@ -306,7 +307,7 @@ def _parity(folder: Path, precision: str, inputs: dict[str, torch.Tensor],
             ) -> dict[str, dict[str, dict[str, float]]]:
     """``{"encoder": {"1": {"mean": d, "logvar": d}, ...}, "decoder": {"1": {"image": d}, ...}}``."""
     result: dict[str, dict[str, dict[str, float]]] = {"encoder": {}, "decoder": {}}
-    sessions = {g: cpu_session(folder / graph_file(g, precision)) for g in ("encoder", "decoder")}
+    sessions = {g: build_session(folder / graph_file(g, precision)) for g in ("encoder", "decoder")}
     for b in PARITY_BATCHES:
         mean, logvar = sessions["encoder"].run(None, {n: inputs[n][:b].numpy() for n in graph_ins["encoder"]})
         (image,) = sessions["decoder"].run(None, {n: inputs[n][:b].numpy() for n in graph_ins["decoder"]})
@@ -350,7 +351,7 @@ def _psnr_latents(folder: Path, model: VAE, test: ImageSplit | None,
             labels = test.labels[idx].numpy()
         if conditional:
             feed[LABEL_INPUT] = labels.astype(np.int64)
-        z = cpu_session(folder / graph_file("encoder")).run(None, feed)[0]
+        z = build_session(folder / graph_file("encoder")).run(None, feed)[0]
     else:
         z = g.standard_normal((PSNR_LATENTS, model.config.latent_dim), dtype=np.float32)
     return {"z": z, **({LABEL_INPUT: labels.astype(np.int64)} if conditional else {})}
@@ -407,7 +408,7 @@ def _variant(
     if precision == "fp16":
         entry["fp16_computed"] = _fp16_computed_parity(folder, contract, inputs, reference)
     try:
-        decoded = cpu_session(folder / graph_file("decoder", precision)).run(None, latents)[0]
+        decoded = build_session(folder / graph_file("decoder", precision)).run(None, latents)[0]
     except Exception as e:  # noqa: BLE001 - onnxruntime's pybind errors (NOT_IMPLEMENTED for an fp16 kernel)
         entry.update(runs_on_cpu=False, note=(
             f"onnxruntime CPU cannot run the {precision} graphs ({type(e).__name__}: {str(e)[:200]}); "
