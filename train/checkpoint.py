@@ -24,14 +24,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
-from vaekit.format import (  # noqa: F401  (atomic_write_* are re-exported for train's modules)
-    CONFIG,
-    METRICS,
-    RESUME,
-    WEIGHTS,
-    atomic_write_bytes,
-    atomic_write_text,
-)
+from vaekit.format import CONFIG, METRICS, RESUME, WEIGHTS
 from vaekit.format.files import FILE_MODE
 
 from .config import (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from vaekit.format import CONFIG, METRICS, WEIGHTS
+from vaekit.format import CONFIG, METRICS, WEIGHTS, atomic_write_text
 
 from .data import ImageSplit, batches, binarize
 from .model import VAE
@@ -165,7 +165,7 @@ def _unwritable(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import atomic_write_text, load_checkpoint_split, load_configs, load_model
+    from .checkpoint import load_checkpoint_split, load_configs, load_model
     from .config import dump_json
 
     p = build_parser()
