@@ -1,4 +1,4 @@
-"""``python -m vaekit.demo [--models DIR ...] [--host H] [--port P] [--share]``
+"""``python -m vaekit.demo [--models DIR ...] [--host H] [--port P] [--share] [--web DIR]``
 
 Serves exported model folders (or checkpoint folders with an ``onnx/`` subfolder) in a
 Gradio app. With no ``--models`` it serves every ``checkpoints/*/onnx`` folder found under
@@ -16,6 +16,7 @@ from pathlib import Path
 from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SESSIONS = 256  # as vaekit.demo.server.SESSIONS (not imported here: that pulls in Gradio)
 
 
 def default_model_dirs(cwd: Path | None = None) -> list[Path]:
@@ -46,11 +47,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "such as CPUExecutionProvider")
     p.add_argument("--concurrency", type=int, default=4,
                    help="requests computed at the same time (default 4)")
+    p.add_argument("--sessions", type=int, default=SESSIONS,
+                   help=f"visitor sessions whose state is kept in memory (default {SESSIONS})")
+    p.add_argument("--web", metavar="DIR", default=None,
+                   help="static browser page served at /web (default: web/ of the repository, "
+                        "when it holds an index.html)")
     args = p.parse_args(argv)
     if not 0 < args.port < 65536:
         p.error(f"--port must be 1-65535, got {args.port}")
     if args.concurrency < 1:
         p.error(f"--concurrency must be >= 1, got {args.concurrency}")
+    if args.sessions < 1:
+        p.error(f"--sessions must be >= 1, got {args.sessions}")
     return args
 
 
@@ -85,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in models.values():
         print(f"serving {m.choice_label()}  ({m.folder})")
     app = build_app(models)
+    web = Path(args.web) if args.web else REPO_ROOT / "web"
     launch(app, host=args.host, port=args.port, share=args.share,
-           concurrency=args.concurrency)
+           concurrency=args.concurrency, sessions=args.sessions, web_dir=web)
     return 0
 
 

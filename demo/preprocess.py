@@ -4,11 +4,11 @@ Nothing here knows about Gradio or ONNX Runtime, so every step is tested directl
 
 * :func:`open_image` reads an uploaded file and rejects what is not an image, an empty or
   a huge one with a :class:`ValueError` that says what to do instead.
-* :func:`photo_to_input` frames an upload the way the training data was framed: centre crop
-  to the model's aspect ratio, resize, greyscale or RGB, and (for white-on-black datasets
-  such as MNIST) inversion of dark-on-light pictures.
-* :func:`sketch_to_input` turns a sketchpad drawing into an MNIST-style digit: ink cropped
-  to its bounding box, scaled into a 20x20 box and centred by centre of mass in 28x28.
+* :func:`photo_to_input` frames an upload the way the training data was framed (the
+  contract's ``framing``: a centre crop, or strokes scaled into a box), greyscale or RGB,
+  and for dark-background models inverts dark-on-light pictures.
+* :func:`sketch_to_input` frames a sketchpad drawing the same way (MNIST: ink scaled into
+  a 20x20 box and centred by centre of mass in 28x28).
 * :func:`tile` / :func:`to_display` lay out decoded images ``[N, C, H, W]`` as one uint8
   picture, upscaled by a whole factor so 28x28 digits are visible in a browser.
 """
@@ -18,69 +18,66 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .facts import INK_LEVEL, Framing, ModelFacts
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes to ~120 MB of RGB; beyond that, refuse
 MAX_FILE_BYTES = 25 * 1024 * 1024
 DISPLAY_TILE = 112  # decoded tiles are upscaled (nearest neighbour) to at least this many pixels
 PAD = 2  # pixels between tiles of a grid or strip, before upscaling
 
-# Datasets whose images are light strokes on a dark background.
-DARK_BACKGROUND_DATASETS = frozenset({"mnist", "fashion-mnist"})
-
-
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model's encoder takes: ``channels`` x ``height`` x ``width`` uint8 pictures.
+    """What a model's encoder takes: ``channels`` x ``height`` x ``width`` uint8 pictures,
+    framed as its training pictures were.
 
     ``dark_background`` says the training images are light-on-dark (MNIST), so a
-    dark-on-light upload or sketch is inverted; ``digit_box`` is the fraction of the frame the
-    ink of a sketch is scaled into (20/28 for MNIST, whose digits sit in a 20x20 box).
+    dark-on-light upload or sketch is inverted; ``framing`` says how training framed them
+    (:class:`~vaekit.demo.facts.Framing`: a centre crop, or strokes scaled into a box).
     """
 
     channels: int
     height: int
     width: int
     dark_background: bool = False
-    digit_box: float = 1.0
+    framing: Framing = field(default_factory=Framing)
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"the demo handles 1- or 3-channel models, got {self.channels} channels")
         if self.height < 1 or self.width < 1:
             raise ValueError(f"image size must be positive, got {self.height}x{self.width}")
-        if not 0 < self.digit_box <= 1:
-            raise ValueError(f"digit_box must be in (0, 1], got {self.digit_box}")
 
     @classmethod
-    def for_model(cls, *, image_shape: tuple[int, int, int], dataset: str | None) -> InputSpec:
-        """The spec for a model with ``image_shape`` (C, H, W) trained on ``dataset``."""
-        c, h, w = (int(v) for v in image_shape)
-        dataset = (dataset or "").lower()
-        return cls(
-            channels=c,
-            height=h,
-            width=w,
-            dark_background=dataset in DARK_BACKGROUND_DATASETS,
-            digit_box=20 / 28 if dataset == "mnist" else 1.0,
-        )
+    def from_facts(cls, facts: ModelFacts) -> InputSpec:
+        """The spec of a model with these facts (read from its contract)."""
+        return cls(channels=facts.channels, height=facts.height, width=facts.width,
+                   dark_background=facts.dark_background, framing=facts.framing)
+
+    @property
+    def ink_box(self) -> float:
+        """Fraction of the frame drawn strokes are scaled into (1.0 unless ink-box framing)."""
+        return self.framing.box if self.framing.method == "ink-box" else 1.0
 
 
 def open_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open an uploaded file as an upright PIL image, or raise a readable ``ValueError``.
+    """Open an uploaded file as an upright 8-bit PIL image, or raise a readable ``ValueError``.
 
     Only the header is read before the size check, so a huge image is refused without
-    being decoded.
+    being decoded. 16-bit and float pictures are scaled by their real bit depth
+    (:func:`to_8bit`).
     """
     if path is None or str(path) == "":
         raise ValueError("no image was given: upload a picture or pick a built-in example")
     path = os.fspath(path)
+    name = os.path.basename(path)
     if not os.path.isfile(path):
-        raise ValueError(f"the uploaded file {os.path.basename(path)!r} is gone: upload it again")
+        raise ValueError(f"the uploaded file {name!r} is gone: upload it again")
     size = os.path.getsize(path)
     if size == 0:
         raise ValueError("the uploaded file is empty (0 bytes): upload a PNG or JPEG picture")
@@ -95,7 +92,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Imag
             image = Image.open(path)
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise ValueError(
-            f"{os.path.basename(path)!r} is not an image this demo can read ({type(e).__name__}): "
+            f"{name!r} is not an image this demo can read ({type(e).__name__}): "
             "upload a PNG, JPEG, WebP, GIF or BMP picture"
         ) from e
     w, h = image.size
@@ -106,19 +103,70 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Imag
         )
     if w < 1 or h < 1:
         raise ValueError(f"the image is {w}x{h} pixels: upload a picture with some content")
+    bits = _bits_per_sample(image)  # read before exif_transpose, which drops the file's tags
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
-    except OSError as e:  # truncated or corrupt data past the header
+    except (OSError, ValueError) as e:  # truncated or corrupt data past the header
         raise ValueError(
-            f"{os.path.basename(path)!r} is damaged and cannot be decoded ({e}): upload it again "
+            f"{name!r} is damaged and cannot be decoded ({e}): upload it again "
             "or try another picture"
         ) from e
-    return image
+    return to_8bit(image, name=name, bits=bits)
+
+
+def _bits_per_sample(image: Image.Image) -> int | None:
+    """Bits per sample of a 32-bit-integer ("I") PIL image as the file declares them."""
+    if image.format == "PNG":
+        return 16  # PNG has no deeper greyscale; Pillow widens 16-bit PNGs to "I"
+    tags = getattr(image, "tag_v2", None)  # TIFF
+    if tags is not None and tags.get(258):
+        bits = tags.get(258)
+        return int(bits[0] if isinstance(bits, tuple) else bits)
+    return None
+
+
+def to_8bit(image: Image.Image, *, name: str = "the image", bits: int | None = None) -> Image.Image:
+    """``image`` with 8-bit samples: 16-bit greyscale divided by 257 (65535 -> 255), integer
+    images by their declared bit depth, float images in [0, 1] times 255.
+
+    Float images outside [0, 1] and 32-bit integer images are refused with a ``ValueError``
+    (there is no one right way to scale them). 8-bit modes come back unchanged. ``bits``:
+    the file's declared bits per sample (read from ``image`` itself when None).
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        a = np.asarray(image).astype(np.float64) / 257.0
+    elif mode == "I":
+        bits = bits if bits is not None else _bits_per_sample(image)
+        if bits is None or bits > 16:
+            raise ValueError(
+                f"{name!r} holds {bits or 'unknown'}-bit integer pixels, which this demo cannot "
+                "scale to a picture: save it as an 8- or 16-bit PNG"
+            )
+        a = np.asarray(image).astype(np.float64) * (255.0 / (2**bits - 1))
+    elif mode == "F":
+        a = np.asarray(image).astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name!r} holds NaN or infinite pixels: save it as an 8-bit PNG")
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"{name!r} is a floating-point image with values from {lo:g} to {hi:g}; this demo "
+                "reads float images in [0, 1]: rescale it to [0, 1] or save it as an 8-bit PNG"
+            )
+        a = a * 255.0
+    else:
+        return image
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
 
 
 def array_to_image(array: np.ndarray) -> Image.Image:
-    """A uint8 ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]`` array (as Gradio passes it) as PIL."""
+    """A ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]`` array (as Gradio passes it) as 8-bit PIL.
+
+    uint8 is taken as is, uint16 is divided by 257, floats in [0, 1] are multiplied by 255;
+    anything else is refused.
+    """
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -128,12 +176,19 @@ def array_to_image(array: np.ndarray) -> Image.Image:
         )
     if array.size == 0:
         raise ValueError("the image is empty (0 pixels): upload or draw a picture")
-    if array.dtype != np.uint8:
+    if array.dtype == np.uint16:
+        array = np.rint(array / 257.0).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(f"image arrays must be uint8, uint16 or float in [0, 1], got {array.dtype}")
         if not np.all(np.isfinite(array)):
             raise ValueError("the image holds NaN or infinite values")
-        if array.max(initial=0) <= 1.0:
-            array = array * 255.0
-        array = np.clip(np.rint(array), 0, 255).astype(np.uint8)
+        if array.min() < 0 or array.max() > 1:
+            raise ValueError(
+                f"a float image must lie in [0, 1], got values from {array.min():g} to "
+                f"{array.max():g}: scale it to [0, 1] or pass uint8"
+            )
+        array = np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
     return Image.fromarray(array)
 
 
@@ -146,16 +201,17 @@ def _flatten_alpha(image: Image.Image, background: int = 255) -> Image.Image:
     return image.convert("RGB")
 
 
-def centre_crop(image: Image.Image, *, aspect: float) -> Image.Image:
-    """The largest centred region of ``image`` with width/height == ``aspect``."""
+def centre_crop(image: Image.Image, *, aspect: float, fraction: float = 1.0) -> Image.Image:
+    """The centred ``fraction`` (of each side) of the largest centred region of ``image``
+    with width/height == ``aspect``."""
     w, h = image.size
     if w / h > aspect:
-        new_w = max(1, round(h * aspect))
-        left = (w - new_w) // 2
-        return image.crop((left, 0, left + new_w, h))
-    new_h = max(1, round(w / aspect))
-    top = (h - new_h) // 2
-    return image.crop((0, top, w, top + new_h))
+        new_w, new_h = h * aspect, h
+    else:
+        new_w, new_h = w, w / aspect
+    new_w, new_h = max(1, round(new_w * fraction)), max(1, round(new_h * fraction))
+    left, top = (w - new_w) // 2, (h - new_h) // 2
+    return image.crop((left, top, left + new_w, top + new_h))
 
 
 def _border_mean(gray: np.ndarray) -> float:
@@ -164,33 +220,84 @@ def _border_mean(gray: np.ndarray) -> float:
     return float(edge.mean())
 
 
+def _resample(src: int, dst: int) -> Image.Resampling:
+    """LANCZOS, or BOX when shrinking by a lot (it averages like a camera sensor)."""
+    return Image.Resampling.BOX if src >= 4 * dst else Image.Resampling.LANCZOS
+
+
+def frame_ink(ink: np.ndarray, spec: InputSpec, *, min_ink: int = 8) -> np.ndarray | None:
+    """Light strokes on black ``[C, H, W]`` (any size, float or uint8) framed as the training
+    pictures were: the strokes' bounding box scaled (aspect kept) into ``spec.ink_box`` of the
+    frame and centred by centre of mass or by box (``spec.framing.centre``).
+
+    Returns uint8 ``[C, spec.height, spec.width]`` on black, or None when fewer than
+    ``min_ink`` pixels are ink.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    grey = ink.mean(axis=0)
+    mask = grey > INK_LEVEL
+    if int(mask.sum()) < min_ink:
+        return None
+    ys, xs = np.nonzero(mask)
+    crop = ink[:, ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    box_h, box_w = spec.height * spec.ink_box, spec.width * spec.ink_box
+    scale = min(box_h / crop.shape[1], box_w / crop.shape[2])
+    new_h = min(spec.height, max(1, round(crop.shape[1] * scale)))
+    new_w = min(spec.width, max(1, round(crop.shape[2] * scale)))
+    resample = _resample(crop.shape[2], new_w)
+    small = np.stack([
+        np.asarray(Image.fromarray(np.clip(p, 0, 255).astype(np.uint8)).resize((new_w, new_h), resample),
+                   dtype=np.float32)
+        for p in crop
+    ])
+    weight = small.mean(axis=0)
+    total = weight.sum()
+    if spec.framing.centre == "mass" and total > 0:
+        yy, xx = np.indices(weight.shape)
+        cy, cx = (yy * weight).sum() / total, (xx * weight).sum() / total
+    else:
+        cy, cx = (new_h - 1) / 2, (new_w - 1) / 2
+    top = int(np.rint((spec.height - 1) / 2 - cy))
+    left = int(np.rint((spec.width - 1) / 2 - cx))
+    top = min(max(top, 0), spec.height - new_h)
+    left = min(max(left, 0), spec.width - new_w)
+    frame = np.zeros((ink.shape[0], spec.height, spec.width), dtype=np.uint8)
+    frame[:, top : top + new_h, left : left + new_w] = np.clip(np.rint(small), 0, 255).astype(np.uint8)
+    return frame
+
+
+def _channels(image: Image.Image, spec: InputSpec) -> np.ndarray:
+    """PIL RGB -> uint8 ``[C, H, W]`` with the model's channel count."""
+    if spec.channels == 1:
+        return np.asarray(image.convert("L"), dtype=np.uint8)[None]
+    return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+
+
 def photo_to_input(
     image: Image.Image | np.ndarray,
     spec: InputSpec,
     *,
     invert: bool | Literal["auto"] = "auto",
 ) -> np.ndarray:
-    """Frame any picture for the model: uint8 ``[C, H, W]`` as in ``spec``.
+    """Frame any picture for the model the way its training pictures were framed: uint8
+    ``[C, H, W]`` as in ``spec``.
 
-    Transparency goes onto white, the picture is centre-cropped to the model's aspect ratio
-    and resized (LANCZOS; BOX when shrinking by a lot, which averages like a camera sensor).
-    For a dark-background model, ``invert="auto"`` inverts a picture whose border is light
-    (a dark digit on paper becomes a light digit on black, as in MNIST).
+    Transparency goes onto white. ``centre-crop`` framing crops the centred region of the
+    model's aspect ratio (and its ``crop_fraction``) and resizes; ``ink-box`` framing finds
+    the strokes and scales their box into the frame, as :func:`frame_ink`. For a
+    dark-background model, ``invert="auto"`` inverts a picture whose border is light (a dark
+    digit on paper becomes a light digit on black, as in MNIST).
     """
     if isinstance(image, np.ndarray):
         image = array_to_image(image)
-    image = _flatten_alpha(image)
-    image = centre_crop(image, aspect=spec.width / spec.height)
-    image = image.convert("L") if spec.channels == 1 else image
-    resample = (
-        Image.Resampling.BOX if image.width >= 4 * spec.width else Image.Resampling.LANCZOS
-    )
-    image = image.resize((spec.width, spec.height), resample)
-    out = np.asarray(image, dtype=np.uint8)
-    if spec.channels == 1:
-        out = out[None]
-    else:
-        out = out.transpose(2, 0, 1)
+    image = _flatten_alpha(to_8bit(image))
+    if spec.framing.method == "ink-box":
+        framed = _photo_ink_box(image, spec, invert)
+        if framed is not None:
+            return framed
+    image = centre_crop(image, aspect=spec.width / spec.height, fraction=spec.framing.crop_fraction)
+    image = image.resize((spec.width, spec.height), _resample(image.width, spec.width))
+    out = _channels(image, spec)
     do_invert = invert
     if invert == "auto":
         do_invert = spec.dark_background and _border_mean(out.mean(axis=0)) > 127
@@ -199,45 +306,41 @@ def photo_to_input(
     return np.ascontiguousarray(out)
 
 
+def _photo_ink_box(image: Image.Image, spec: InputSpec, invert: bool | Literal["auto"]) -> np.ndarray | None:
+    """Ink-box framing of a photo; None when it holds too little ink (then it is centre-cropped)."""
+    longest = 8 * max(spec.height, spec.width)  # enough resolution for the box, bounded work
+    if max(image.size) > longest:
+        s = longest / max(image.size)
+        image = image.resize((max(1, round(image.width * s)), max(1, round(image.height * s))),
+                             Image.Resampling.BOX)
+    x = _channels(image, spec).astype(np.float32)
+    light_paper = _border_mean(x.mean(axis=0)) > 127
+    dark_strokes = light_paper if invert == "auto" else (invert != spec.dark_background)
+    ink = 255.0 - x if dark_strokes else x
+    framed = frame_ink(ink, spec)
+    if framed is None:
+        return None
+    return np.ascontiguousarray(framed if spec.dark_background else 255 - framed)
+
+
 def sketch_to_input(sketch: np.ndarray, spec: InputSpec, *, min_ink: int = 8) -> np.ndarray:
     """A sketchpad drawing ``[H, W(, 3|4)]`` uint8 as a model input ``[C, H, W]`` uint8.
 
     Strokes may be dark on light (a black pen on a white or transparent canvas) or light on
     dark: the canvas colour is read from the border. Ink is cropped to its bounding box,
-    scaled (aspect kept) into ``spec.digit_box`` of the frame and placed so its centre of
-    mass sits at the centre, as MNIST digits were prepared. Raises ``ValueError`` when
-    fewer than ``min_ink`` pixels were drawn.
+    scaled (aspect kept) into the model's ink box and centred, as :func:`frame_ink`. Raises
+    ``ValueError`` when fewer than ``min_ink`` pixels were drawn.
     """
     image = array_to_image(sketch)
     gray = np.asarray(_flatten_alpha(image).convert("L"), dtype=np.float32)
     if _border_mean(gray) > 127:
         gray = 255.0 - gray  # ink becomes light on black
-    ink = gray > 40
-    if int(ink.sum()) < min_ink:
-        raise ValueError("the sketch is empty: draw a digit on the canvas first")
-    ys, xs = np.nonzero(ink)
-    crop = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    box_h, box_w = spec.height * spec.digit_box, spec.width * spec.digit_box
-    scale = min(box_h / crop.shape[0], box_w / crop.shape[1])
-    new_h = max(1, round(crop.shape[0] * scale))
-    new_w = max(1, round(crop.shape[1] * scale))
-    small = Image.fromarray(crop.astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
-    small_arr = np.asarray(small, dtype=np.float32)
-    total = small_arr.sum()
-    if total > 0:
-        yy, xx = np.indices(small_arr.shape)
-        cy, cx = (yy * small_arr).sum() / total, (xx * small_arr).sum() / total
-    else:
-        cy, cx = (new_h - 1) / 2, (new_w - 1) / 2
-    top = int(np.rint((spec.height - 1) / 2 - cy))
-    left = int(np.rint((spec.width - 1) / 2 - cx))
-    top = min(max(top, 0), spec.height - new_h)
-    left = min(max(left, 0), spec.width - new_w)
-    frame = np.zeros((spec.height, spec.width), dtype=np.uint8)
-    frame[top : top + new_h, left : left + new_w] = np.clip(small_arr, 0, 255).astype(np.uint8)
+    frame = frame_ink(gray[None], spec, min_ink=min_ink)
+    if frame is None:
+        raise ValueError("the sketch is empty: draw on the canvas first")
     if not spec.dark_background:
         frame = 255 - frame  # models trained on dark-on-light pictures get dark ink back
-    return np.repeat(frame[None], spec.channels, axis=0)
+    return np.repeat(frame, spec.channels, axis=0)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -52,6 +52,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def free_port_number():
+    """A function giving a free localhost port (for tests that start a server of their own)."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
 def served(exported):
     """``(url, models)``: the demo app serving both tiny models on a free localhost port."""
     from vaekit.demo.app import build_app, launch, load_models

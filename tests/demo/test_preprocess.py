@@ -6,16 +6,18 @@ import numpy as np
 import pytest
 from PIL import Image
 from vaekit.demo import preprocess as pp
+from vaekit.demo.facts import Framing
 from vaekit.demo.plot import render_scatter
 
-MNIST = pp.InputSpec.for_model(image_shape=(1, 28, 28), dataset="mnist")
-FACES = pp.InputSpec.for_model(image_shape=(3, 64, 64), dataset="celeba")
+# the framings the exporter records for MNIST (20-px box, centred by mass) and CelebA
+MNIST = pp.InputSpec(channels=1, height=28, width=28, dark_background=True,
+                     framing=Framing(method="ink-box", box=20 / 28, centre="mass"))
+FACES = pp.InputSpec(channels=3, height=64, width=64, framing=Framing(crop_fraction=140 / 178))
+PLAIN = pp.InputSpec(channels=1, height=28, width=28, dark_background=True)
 
 
-def test_spec_from_model_facts():
-    assert (MNIST.channels, MNIST.height, MNIST.width) == (1, 28, 28)
-    assert MNIST.dark_background and MNIST.digit_box == pytest.approx(20 / 28)
-    assert not FACES.dark_background and FACES.digit_box == 1.0
+def test_spec_checks_its_channels():
+    assert MNIST.ink_box == pytest.approx(20 / 28) and FACES.ink_box == 1.0
     with pytest.raises(ValueError, match="1- or 3-channel"):
         pp.InputSpec(channels=2, height=8, width=8)
 
@@ -30,12 +32,14 @@ def test_dark_digit_on_paper_is_inverted_to_mnist_style(tmp_path):
     assert x.shape == (1, 28, 28) and x.dtype == np.uint8
     assert x[0, 0, 0] < 20, "the background must be dark, as in MNIST"
     assert x[0, 14, 14] > 200, "the stroke at the centre must be bright"
+    ys, _ = np.nonzero(x[0] > 60)
+    assert 19 <= ys.max() - ys.min() + 1 <= 21, "framed as MNIST: the stroke fills the 20-px box"
 
 
 def test_light_on_dark_upload_is_kept_and_colour_models_get_rgb():
     dark = np.zeros((50, 80, 3), np.uint8)
     dark[20:30, 35:45] = 255
-    x = pp.photo_to_input(dark, MNIST)
+    x = pp.photo_to_input(dark, PLAIN)
     assert x[0, 14, 14] > 200 and x[0, 0, 0] < 20
     red = np.zeros((120, 90, 3), np.uint8)
     red[..., 0] = 200
@@ -60,12 +64,59 @@ def test_centre_crop_keeps_the_middle():
     assert out.size == (10, 10) and np.asarray(out).min() == 255
 
 
+def test_upload_is_cropped_as_training_framed_celeba():
+    """CelebA training keeps the centred 140/178 of the width: so must an upload of a face."""
+    photo = np.zeros((218, 178, 3), np.uint8)  # the aligned-CelebA size
+    photo[:, :, 1] = 255  # green ...
+    photo[40:178, 20:158] = (255, 0, 0)  # ... around a red centred 138x138 square
+    x = pp.photo_to_input(photo, FACES)
+    assert x.shape == (3, 64, 64)
+    assert x[0, 2:-2, 2:-2].min() > 200 and x[1, 2:-2, 2:-2].max() < 40, "only the centred 140 px are kept"
+    whole = pp.photo_to_input(photo, pp.InputSpec(channels=3, height=64, width=64))
+    assert whole[1, 0, 0] > 200, "without that framing the green border would show"
+
+
+def test_sixteen_bit_png_is_scaled_by_its_bit_depth(tmp_path):
+    """A 16-bit greyscale PNG keeps its picture (65535 is white), not clipped to black or white."""
+    ramp = np.tile(np.linspace(0, 65535, 64), (64, 1)).astype(np.uint16)
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(ramp).save(path)
+    assert Image.open(path).mode == "I;16"
+    img = np.asarray(pp.open_image(path))
+    assert img.dtype == np.uint8 and img[0, 0] == 0 and img[0, -1] == 255
+    assert abs(float(img.mean()) - 127.5) < 2, "mid-grey on average, as the 16-bit ramp"
+
+
+def test_float_tiff_in_unit_range_is_scaled_and_other_floats_refused(tmp_path):
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp.tif")
+    img = np.asarray(pp.open_image(tmp_path / "ramp.tif"))
+    assert img[0, 0] == 0 and img[0, -1] == 255 and abs(float(img.mean()) - 127.5) < 2
+    Image.fromarray(ramp * 1000).save(tmp_path / "hdr.tif")
+    with pytest.raises(ValueError, match=r"values from 0 to 1000.*rescale it to \[0, 1\]"):
+        pp.open_image(tmp_path / "hdr.tif")
+    Image.fromarray((ramp * 1e6).astype(np.int32)).save(tmp_path / "i32.tif")
+    with pytest.raises(ValueError, match="32-bit integer pixels.*8- or 16-bit PNG"):
+        pp.open_image(tmp_path / "i32.tif")
+
+
+def test_arrays_of_other_depths():
+    assert np.asarray(pp.array_to_image(np.full((4, 4), 65535, np.uint16))).max() == 255
+    assert np.asarray(pp.array_to_image(np.full((4, 4), 0.5, np.float32))).max() == 128
+    with pytest.raises(ValueError, match=r"float image must lie in \[0, 1\]"):
+        pp.array_to_image(np.full((4, 4), 300.0))
+
+
 def test_sketch_becomes_a_centred_mnist_digit():
     """Black ink drawn off-centre on a transparent canvas ends up white, centred, 20px box."""
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[20:120, 200:215] = (0, 0, 0, 255)  # a short bar in the top-right corner
     x = pp.sketch_to_input(canvas, MNIST)
     assert x.shape == (1, 28, 28)
+    fashion = pp.InputSpec(channels=1, height=28, width=28, dark_background=True,
+                           framing=Framing(method="ink-box", box=1.0, centre="box"))
+    ys2, _ = np.nonzero(pp.sketch_to_input(canvas, fashion)[0] > 60)
+    assert ys2.max() - ys2.min() + 1 >= 27, "a box of 1.0 fills the frame (Fashion-MNIST)"
     ys, xs = np.nonzero(x[0] > 60)
     assert ys.max() - ys.min() + 1 <= 21, "ink fits the 20-pixel MNIST box"
     assert abs(ys.mean() - 13.5) < 1.5 and abs(xs.mean() - 13.5) < 1.5, "centred by mass"

@@ -1,0 +1,262 @@
+"""What each button of the demo computes: plain methods over the loaded models.
+
+Nothing here builds a page: every method takes plain values (model name, numbers, file
+paths) and returns a small named tuple of numpy pictures and text, so the handlers are
+tested and called from Python without a server. Bad input raises ``ValueError`` with a
+sentence saying what to do; :func:`readable` turns that into a dialog in the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+from vaekit.runtime import interpolate_latents
+from vaekit.runtime.contract import EXAMPLES_FILE
+
+from . import preprocess as pp
+from .models import DemoModel
+
+log = logging.getLogger("vaekit.demo")
+
+MAX_SAMPLES = 64
+MAX_STEPS = 24
+MAX_SEED = 2**31 - 1
+MAX_TEMPERATURE = 3.0
+MIXED_CLASSES = -1  # the class picker's "every class in turn"
+METHODS = {"linear": "linear", "spherical": "slerp", "slerp": "slerp"}
+
+
+class Reconstruction(NamedTuple):
+    input: np.ndarray  # the picture as the model sees it, upscaled for display
+    output: np.ndarray  # its reconstruction, same size
+    details: str  # latent mean and timings
+
+
+class Picture(NamedTuple):
+    image: np.ndarray
+    details: str
+
+
+class Exploration(NamedTuple):
+    plot: np.ndarray  # the scatter with the chosen point ringed
+    decoded: np.ndarray
+    details: str
+
+
+def readable(fn: Callable) -> Callable:
+    """Turn any failure of a handler into a readable ``gr.Error`` (no trace in the UI)."""
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, FileNotFoundError, KeyError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise gr.Error(str(msg), print_exception=False) from None
+        except Exception as e:  # the server log gets the trace; the visitor a sentence
+            log.exception("demo handler %s failed", fn.__name__)
+            raise gr.Error(
+                f"Something went wrong inside the demo ({type(e).__name__}); the details are in "
+                "the server log. Try another input or reload the page.",
+                print_exception=False,
+            ) from None
+
+    return wrapper
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def int_arg(value: Any, name: str, lo: int, hi: int) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} is empty: enter a whole number from {lo} to {hi}")
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}") from None
+    if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    return int(f)
+
+
+def float_arg(value: Any, name: str, lo: float, hi: float) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number from {lo} to {hi}, got {value!r}") from None
+    if not math.isfinite(f) or not lo <= f <= hi:
+        raise ValueError(f"{name} must be a number from {lo} to {hi}, got {value!r}")
+    return f
+
+
+def format_latent(mean: np.ndarray) -> str:
+    return np.array2string(np.asarray(mean, dtype=np.float64), precision=3, suppress_small=True,
+                           max_line_width=72, separator=", ")
+
+
+class Handlers:
+    """The app's computations over loaded models; also usable directly from Python."""
+
+    def __init__(self, models: dict[str, DemoModel]):
+        self.models = models
+
+    def model(self, name: Any) -> DemoModel:
+        if not name:
+            raise ValueError(f"no model chosen: pick one of {', '.join(self.models)}")
+        if name not in self.models:
+            # the picker may send the label rather than the name (older clients)
+            for m in self.models.values():
+                if name == m.choice_label():
+                    return m
+            raise ValueError(f"unknown model {name!r}: this server serves {', '.join(self.models)}")
+        return self.models[name]
+
+    # -- reconstruct -------------------------------------------------------------------------
+    def _reconstruct(self, m: DemoModel, x: np.ndarray, source: str) -> Reconstruction:
+        """``x`` uint8 [C, H, W] -> what the model sees, its reconstruction, details."""
+        t0 = time.perf_counter()
+        mean, _ = m.vae.encode(x[None])
+        t1 = time.perf_counter()
+        recon = m.vae.decode(mean)
+        t2 = time.perf_counter()
+        details = (
+            f"{source} → latent mean z ({m.latent_dim}-D):\n{format_latent(mean[0])}\n"
+            f"encode {ms(t1 - t0)} · decode {ms(t2 - t1)} on {m.provider}"
+        )
+        return Reconstruction(pp.to_display(x, scale=m.scale), pp.to_display(recon[0], scale=m.scale),
+                              details)
+
+    def reconstruct(self, model: str, image_path: str | None) -> Reconstruction:
+        m = self.model(model)
+        if not image_path:
+            raise ValueError("no image uploaded: upload a picture, draw one, or click a built-in example")
+        image = pp.open_image(image_path)
+        x = pp.photo_to_input(image, m.spec)
+        w, h = image.size
+        return self._reconstruct(m, x, f"upload {w}×{h}")
+
+    def reconstruct_sketch(self, model: str, sketch: dict | np.ndarray | None) -> Reconstruction:
+        m = self.model(model)
+        if m.spec.channels != 1:
+            raise ValueError(
+                f"drawing needs a greyscale model; {m.name} takes colour pictures: upload one instead"
+            )
+        composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
+        if composite is None:
+            raise ValueError("the sketch is empty: draw on the canvas first")
+        if isinstance(composite, (str, os.PathLike)):
+            composite = np.asarray(pp.open_image(composite))
+        x = pp.sketch_to_input(np.asarray(composite), m.spec)
+        return self._reconstruct(m, x, "sketch")
+
+    def reconstruct_example(self, model: str, index: Any) -> Reconstruction:
+        m = self.model(model)
+        if m.examples is None or not len(m.examples.images):
+            raise ValueError(f"{m.name} was exported without {EXAMPLES_FILE}: upload a picture instead")
+        i = int_arg(index, "example index", 0, len(m.examples.images) - 1)
+        return self._reconstruct(m, m.examples.images[i], f"example #{i} ({m.examples.label_name(i)})")
+
+    def pick_example(self, model: str, position: Any) -> Reconstruction:
+        """A gallery click (position in the curated list) -> that example's reconstruction."""
+        m = self.model(model)
+        k = int(position if not isinstance(position, (list, tuple)) else position[0])
+        if not 0 <= k < len(m.curated):
+            raise ValueError("that example is not available any more: pick another one")
+        return self.reconstruct_example(model, m.curated[k])
+
+    # -- sample ------------------------------------------------------------------------------
+    def sample(self, model: str, seed: Any, count: Any, temperature: Any,
+               label: Any = MIXED_CLASSES) -> Picture:
+        """``count`` samples; for a conditional model, of class ``label`` (or every class in
+        turn with :data:`MIXED_CLASSES`); the label is ignored by unconditional models."""
+        m = self.model(model)
+        seed = int_arg(seed, "seed", 0, MAX_SEED)
+        count = int_arg(count, "count", 1, MAX_SAMPLES)
+        temperature = float_arg(temperature, "temperature", 0.0, MAX_TEMPERATURE)
+        extra: dict[str, Any] = {}
+        what = ""
+        if m.facts.conditional:
+            k = MIXED_CLASSES if label is None or label == "" else int_arg(
+                label, "class", MIXED_CLASSES, m.facts.num_classes - 1)
+            labels = (np.arange(count) % m.facts.num_classes if k == MIXED_CLASSES
+                      else np.full(count, k))
+            extra["labels"] = labels.astype(np.int64)
+            what = " of every class in turn" if k == MIXED_CLASSES else f" of class {m.facts.class_name(k)}"
+        t0 = time.perf_counter()
+        images = m.vae.sample(count, seed=seed, temperature=temperature, **extra)
+        dt = time.perf_counter() - t0
+        text = (f"{count} samples{what}, seed {seed}, temperature {temperature:g}: "
+                f"decode {ms(dt)} on {m.provider}")
+        return Picture(pp.to_display(pp.tile(images), scale=m.scale), text)
+
+    # -- interpolate -------------------------------------------------------------------------
+    def _endpoint(self, m: DemoModel, index: Any, path: str | None, which: str) -> tuple[np.ndarray, str]:
+        if path:
+            image = pp.open_image(path)
+            return pp.photo_to_input(image, m.spec), f"{which}: upload"
+        if index is None or index == "":
+            raise ValueError(f"image {which} is missing: upload a picture or pick a built-in example")
+        if m.examples is None or not len(m.examples.images):
+            raise ValueError(f"{m.name} has no built-in examples: upload picture {which}")
+        i = int_arg(index, f"example index for {which}", 0, len(m.examples.images) - 1)
+        return m.examples.images[i], f"{which}: example #{i} ({m.examples.label_name(i)})"
+
+    def interpolate(self, model: str, a_index: Any, a_path: str | None, b_index: Any,
+                    b_path: str | None, steps: Any, method: Any) -> Picture:
+        m = self.model(model)
+        steps = int_arg(steps, "steps", 2, MAX_STEPS)
+        if method not in METHODS:
+            raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}")
+        xa, la = self._endpoint(m, a_index, a_path, "A")
+        xb, lb = self._endpoint(m, b_index, b_path, "B")
+        t0 = time.perf_counter()
+        mean, _ = m.vae.encode(np.stack([xa, xb]))
+        t1 = time.perf_counter()
+        z = interpolate_latents(mean[0], mean[1], steps, method=METHODS[method])
+        images = m.vae.decode(z)
+        t2 = time.perf_counter()
+        text = (
+            f"{la} → {lb}, {steps} steps, {method}: encode {ms(t1 - t0)} · "
+            f"decode {ms(t2 - t1)} on {m.provider}"
+        )
+        return Picture(pp.to_display(pp.tile(images, cols=steps), scale=m.scale), text)
+
+    # -- latent explorer ---------------------------------------------------------------------
+    def explorer_model(self, model: str) -> DemoModel:
+        m = self.model(model)
+        if not m.plottable or m.scatter is None:
+            raise ValueError(
+                f"the latent explorer needs a model with a 2-D latent; {m.name} has "
+                f"{m.latent_dim} dimensions: pick a 2-D model"
+            )
+        return m
+
+    def explore(self, model: str, z1: Any, z2: Any) -> Exploration:
+        m = self.explorer_model(model)
+        lim = 10.0 * m.limit
+        z1 = float_arg(z1, "z1", -lim, lim)
+        z2 = float_arg(z2, "z2", -lim, lim)
+        t0 = time.perf_counter()
+        image = m.vae.decode(np.array([[z1, z2]], dtype=np.float32))
+        dt = time.perf_counter() - t0
+        text = f"z = ({z1:.2f}, {z2:.2f}): decode {ms(dt)} on {m.provider}"
+        return Exploration(m.scatter.marked(z1, z2), pp.to_display(image[0], scale=m.scale * 2), text)
+
+    def click_plot(self, model: str, x: float, y: float) -> tuple[float, float]:
+        """A click on the scatter (pixel x, y) -> latent (z1, z2), clamped to the axes."""
+        m = self.explorer_model(model)
+        z1, z2 = m.scatter.to_latent(float(x), float(y))
+        z1 = float(np.clip(round(z1, 2), -m.limit, m.limit))
+        z2 = float(np.clip(round(z2, 2), -m.limit, m.limit))
+        return z1, z2

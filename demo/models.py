@@ -1,0 +1,231 @@
+"""The models a demo serves: a runtime ``VAE`` plus what the demo derives from it once.
+
+Loading never dies on a model's optional parts: an ``examples.npz`` that is truncated,
+corrupt or of the wrong shape is skipped with a warning (that model is served without
+built-in examples, the others as usual).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from vaekit.runtime import VAE
+from vaekit.runtime.contract import EXAMPLES_FILE
+
+from . import preprocess as pp
+from .facts import ModelFacts
+
+log = logging.getLogger("vaekit.demo")
+
+CURATED_EXAMPLES = 20  # built-in examples offered per model (two per class when labelled)
+ENCODE_CHUNK = 256
+#: what reading a damaged .npz can raise (a zip with a bad directory, a cut deflate stream, ...)
+NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+@dataclass
+class Examples:
+    """Built-in test images of a model: ``images`` uint8 [N, C, H, W], ``labels`` int64 [N]."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...] = ()
+
+    def label_name(self, i: int) -> str:
+        k = int(self.labels[i])
+        if k < 0:
+            return f"#{i}"
+        return self.classes[k] if k < len(self.classes) else str(k)
+
+    def curated(self, count: int = CURATED_EXAMPLES) -> list[int]:
+        """Up to ``count`` indices cycling through the labels (0, 1, 2, ..., 0, 1, ...)."""
+        n = len(self.images)
+        if n == 0:
+            return []
+        labels = self.labels
+        if not np.any(labels >= 0):
+            return list(range(min(count, n)))
+        by_class = {int(k): list(np.flatnonzero(labels == k)) for k in np.unique(labels)}
+        out: list[int] = []
+        rank = 0
+        while len(out) < min(count, n):
+            added = False
+            for k in sorted(by_class):
+                if rank < len(by_class[k]) and len(out) < count:
+                    out.append(int(by_class[k][rank]))
+                    added = True
+            if not added:
+                break
+            rank += 1
+        return out
+
+
+def read_examples(vae: Any) -> Examples | None:
+    """The runtime's ``examples.npz`` of ``vae`` checked against the model's image shape;
+    None when the export has none. A damaged file raises ``ValueError`` naming the fix."""
+    folder = getattr(vae, "folder", None)
+    if folder is None or not (Path(folder) / EXAMPLES_FILE).is_file():
+        return None
+    path = Path(folder) / EXAMPLES_FILE
+    fix = ("re-export the model with `python -m vaekit.export <checkpoint>`, or delete the file "
+           "to serve it without examples")
+    try:
+        ex = vae.examples()
+        images, labels = np.asarray(ex.images), np.asarray(ex.labels)
+        classes = tuple(str(c) for c in ex.classes)
+    except NPZ_ERRORS as e:
+        raise ValueError(f"{path} is not a readable examples file ({type(e).__name__}: {e}); {fix}") from e
+    shape = tuple(int(v) for v in vae.image_shape)
+    if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != shape:
+        raise ValueError(
+            f"{path} holds images {images.dtype} {images.shape}, but the model takes uint8 "
+            f"[N, {', '.join(map(str, shape))}]; {fix}"
+        )
+    if labels.shape != (len(images),):
+        raise ValueError(f"{path}: {len(labels)} labels for {len(images)} images; {fix}")
+    return Examples(images=images, labels=labels.astype(np.int64), classes=classes)
+
+
+def examples_of(vae: Any) -> tuple[Examples | None, str | None]:
+    """``(examples, None)``, or ``(None, warning)`` when the file is damaged: the model is
+    still served, without built-in examples, and the warning is logged and shown."""
+    try:
+        return read_examples(vae), None
+    except ValueError as e:
+        log.warning("serving %s without built-in examples: %s", getattr(vae, "folder", vae), e)
+        return None, str(e)
+
+
+@dataclass
+class DemoModel:
+    """One served model: the runtime VAE plus what the demo derives from it once."""
+
+    name: str
+    vae: Any  # vaekit.runtime.VAE (or an object with its API)
+    folder: Path | None = None
+    examples: Examples | None = None
+    warning: str | None = None  # why the examples are missing, when they were damaged
+    facts: ModelFacts = field(init=False)
+    spec: pp.InputSpec = field(init=False)
+    curated: list[int] = field(init=False)
+    scatter: Any = field(init=False, default=None)  # plot.LatentScatter, made by prepare_explorer
+    limit: float = field(init=False, default=3.0)
+
+    def __post_init__(self) -> None:
+        ex = self.examples
+        self.facts = ModelFacts.from_contract(
+            self.vae.metadata,
+            example_images=ex.images if ex is not None else None,
+            example_classes=ex.classes if ex is not None else (),
+        )
+        if ex is not None and not ex.classes and self.facts.class_names:
+            ex.classes = self.facts.class_names
+        self.spec = pp.InputSpec.from_facts(self.facts)
+        self.curated = ex.curated() if ex is not None else []
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.facts.channels, self.facts.height, self.facts.width
+
+    @property
+    def latent_dim(self) -> int:
+        return self.facts.latent_dim
+
+    @property
+    def dataset(self) -> str:
+        return self.facts.dataset
+
+    @property
+    def plottable(self) -> bool:
+        return self.facts.plottable
+
+    @property
+    def provider(self) -> str:
+        providers = list(self.vae.providers)
+        return providers[0] if providers else "unknown"
+
+    @property
+    def scale(self) -> int:
+        return pp.display_scale(self.image_shape[1])
+
+    def describe(self) -> str:
+        c, h, w = self.image_shape
+        n = len(self.examples.images) if self.examples is not None else 0
+        text = (
+            f"**{self.name}** — dataset `{self.dataset}`, {w}×{h}×{c} images, "
+            f"{self.latent_dim}-D latent, likelihood `{self.vae.metadata.get('likelihood', '?')}`, "
+            f"running on `{self.provider}`; {n} built-in examples"
+        )
+        if self.facts.conditional:
+            text += f"; conditional on {self.facts.num_classes} classes"
+        if self.warning:
+            text += f"\n\n⚠️ built-in examples skipped: {self.warning}"
+        return text
+
+    def choice_label(self) -> str:
+        return f"{self.name} · {self.dataset} · z={self.latent_dim} · {self.provider}"
+
+    def prepare_explorer(self) -> None:
+        """Encode the examples and render the scatter (plottable models only; once, at start-up)."""
+        if not self.plottable:
+            return
+        from .plot import render_scatter  # matplotlib: only where a plane is drawn
+
+        points = np.zeros((0, 2))
+        labels = None
+        classes: tuple[str, ...] = ()
+        if self.examples is not None and len(self.examples.images):
+            imgs = self.examples.images
+            points = np.concatenate(
+                [self.vae.encode(imgs[i : i + ENCODE_CHUNK])[0] for i in range(0, len(imgs), ENCODE_CHUNK)]
+            )
+            labels, classes = self.examples.labels, self.examples.classes
+            finite = np.abs(points[np.all(np.isfinite(points), axis=1)])
+            if len(finite):
+                self.limit = max(3.0, math.ceil(float(np.percentile(finite, 99.5)) * 2) / 2)
+        self.scatter = render_scatter(points, labels, classes, limit=self.limit)
+
+
+def model_name(folder: Path) -> str:
+    """``checkpoints/mnist-z2/onnx`` -> ``mnist-z2``; any other folder -> its own name."""
+    folder = folder.resolve()
+    return folder.parent.name if folder.name == "onnx" else folder.name
+
+
+def load_models(paths: list[str | os.PathLike], *, providers: Any = "auto") -> dict[str, DemoModel]:
+    """Load export folders (or checkpoint folders with ``onnx/``), keyed by a unique name.
+
+    Missing or broken graphs raise the runtime's ``FileNotFoundError``/``ValueError``,
+    which name the folder and the export command that fixes it; a damaged
+    ``examples.npz`` only costs that model its examples (a warning).
+    """
+    return wrap_models({str(p): VAE.load(p, providers=providers) for p in paths}, rename=True)
+
+
+def wrap_models(models: dict[str, Any], *, rename: bool = False) -> dict[str, DemoModel]:
+    """Runtime ``VAE`` objects (or :class:`DemoModel` values) as DemoModels keyed by name.
+
+    ``rename``: name each model after its folder (``checkpoints/mnist-z2/onnx`` -> ``mnist-z2``)
+    instead of its key; clashes get a numeric suffix.
+    """
+    out: dict[str, DemoModel] = {}
+    for key, m in models.items():
+        if isinstance(m, DemoModel):
+            out[m.name] = m
+            continue
+        folder = Path(m.folder) if getattr(m, "folder", None) is not None else None
+        name = model_name(folder) if rename and folder is not None else str(key)
+        base, k = name, 2
+        while name in out:
+            name, k = f"{base}-{k}", k + 1
+        examples, warning = examples_of(m)
+        out[name] = DemoModel(name=name, vae=m, folder=folder, examples=examples, warning=warning)
+    return out
