@@ -188,14 +188,25 @@ def check_device_available(name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    model, data, train_cfg, args = parse(argv)
+    out = train_cfg.out
+    try:
+        return _run(model, data, train_cfg, args.threads)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last finished epoch is saved in {out}; continue with the "
+              f"same command plus --resume", file=sys.stderr)
+        return 130
+
+
+def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: int) -> int:
     import torch
 
     from .data import DatasetNotFoundError
     from .loop import train
 
-    model, data, train_cfg, args = parse(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    out = train_cfg.out
+    if threads:
+        torch.set_num_threads(threads)
     try:
         train(model, data, train_cfg)
     except (DatasetNotFoundError, ValueError) as e:  # RunFolderError, CheckpointError, config checks
@@ -204,12 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     except FloatingPointError as e:
         print(f"error: training diverged: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the last finished epoch is saved in {train_cfg.out}; "
-              f"continue with the same command plus --resume", file=sys.stderr)
-        return 130
+    except torch.OutOfMemoryError:
+        print(f"error: out of memory (--batch-size {train_cfg.batch_size}, --eval-batch-size "
+              f"{train_cfg.eval_batch_size}): continue with --resume and a lower --eval-batch-size "
+              f"if it ran out while validating, else start a new run with a lower --batch-size "
+              f"(the last finished epoch is saved in {out})", file=sys.stderr)
+        return 1
+    except OSError as e:  # disk full, folder removed or made read-only mid-run
+        print(f"error: cannot write the run in {out} ({e.strerror or e}"
+              f"{f': {e.filename}' if e.filename else ''}): the last finished epoch there is "
+              f"intact; fix that and continue with the same command plus --resume", file=sys.stderr)
+        return 1
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
-        print(f"checkpoint: {train_cfg.out}  (evaluate: python -m vaekit.train.evaluate {train_cfg.out})")
+        print(f"checkpoint: {out}  (evaluate: python -m vaekit.train.evaluate {out})")
     return 0
 
 

@@ -181,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dataset = data_cfg.dataset
 
-    torch.set_grad_enabled(False)
     t0 = time.perf_counter()
     try:
         elbo = evaluate_elbo(model, data, seed=args.seed, device=args.device, progress=True)

@@ -219,12 +219,12 @@ def test_evaluate_checks_the_json_path_before_evaluating(ckpt, tmp_path, capsys)
 
 
 def test_evaluate_prints_the_result_before_a_failing_write(ckpt, tmp_path, capsys, monkeypatch):
-    import vaekit.train.checkpoint as checkpoint
+    import vaekit.train.evaluate as evaluate
 
     def full_disk(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "atomic_write_text", full_disk)
+    monkeypatch.setattr(evaluate, "atomic_write_text", full_disk)
     code = evaluate_main([str(ckpt), "--samples", "2", "--limit", "4", "--json",
                           str(tmp_path / "r.json")])
     out, err = capsys.readouterr()
@@ -273,3 +273,38 @@ def test_config_json_values_are_checked_when_read_back(load, d, words):
     with pytest.raises(ValueError) as err:
         load(d)
     assert words in str(err.value)
+
+
+# ------------------------------------------------------------------ train: failures mid-run
+
+
+def test_a_full_disk_while_saving_is_one_line_and_leaves_no_debris(tiny_mnist_root, tmp_path,
+                                                                   capsys, monkeypatch):
+    import vaekit.train.checkpoint as checkpoint
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(checkpoint, "_write_synced", full_disk)
+    out = tmp_path / "run"
+    code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--max-steps", "1",
+                                 "--threads", "1", "--out", str(out)], capsys)
+    assert code == 1 and "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if "error" in line]  # the rest: the progress bar
+    assert "No space left on device" in line and "continue with the same command plus --resume" in line
+    assert list(out.iterdir()) == []  # the staged files went with the failed write
+
+
+def test_ctrl_c_during_training_is_one_line(tiny_mnist_root, tmp_path, capsys, monkeypatch):
+    import vaekit.train.loop as loop
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    out = tmp_path / "run"
+    code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--threads", "1",
+                                 "--out", str(out)], capsys)
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (f"interrupted: the last finished epoch is saved in {out}; continue "
+                           f"with the same command plus --resume")
