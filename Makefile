@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 RUNTIME_VENV ?= build/runtime-only-venv
 
-.PHONY: setup browser npm-deps lint test runtime-only demo bench clean
+.PHONY: setup browser npm-deps ort-oldest lint test runtime-only demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,8 +40,17 @@ npm-deps:
 		fi; \
 	done; fi
 
+# The oldest ONNX Runtime the graphs are written for (IR 8, opset 18), in its own venv, for the
+# client matrix test (tests/embed/test_matrix.py).
+ORT_OLDEST := build/ort-oldest
+ort-oldest:
+	@if [ -x $(ORT_OLDEST)/bin/python ]; then :; \
+	elif python3 -m venv $(ORT_OLDEST) && $(ORT_OLDEST)/bin/python -m pip install -q --disable-pip-version-check 'onnxruntime==1.16.3' 'numpy<2'; then \
+		echo "onnxruntime 1.16.3 in $(ORT_OLDEST) for the client matrix"; \
+	else rm -rf $(ORT_OLDEST); echo "could not install onnxruntime 1.16.3 (PyPI unreachable?): its matrix test will be skipped"; fi
+
 # pytest exits 5 when it collects no test: that is a pass with a message, not a failure.
-test: setup browser npm-deps
+test: setup browser npm-deps ort-oldest
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc

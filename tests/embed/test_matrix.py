@@ -1,0 +1,214 @@
+"""Client matrix: every shipped graph in every ONNX client installed here, against Python ORT.
+
+Clients: Python ONNX Runtime (this venv: the reference), the oldest supported ONNX Runtime
+(1.16, in its own venv made by ``make ort-oldest``), OpenCV DNN (``opencv-python-headless``),
+onnxruntime-node and onnxruntime-web in Chromium (``make npm-deps``). Each client runs each
+graph on the same inputs (batch 2; batch 1 on OpenCV 4, which dies on batch > 1) and must
+match Python ORT on the same graph within the precision's tolerance, or fail in the way the
+README documents (:data:`KNOWN_LIMITS`). The results are written to
+``test-artifacts/compat-matrix.json`` (the README's table comes from it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from embed_support import NPM_HINT, ORT_NODE, REPO, shipped_exports
+
+ARTIFACTS = REPO / "test-artifacts"
+OLD_ORT_PYTHON = REPO / "build" / "ort-oldest" / "bin" / "python"
+NODE_RUNNER = Path(__file__).resolve().parent / "run_graphs.mjs"
+#: max |client - Python ORT| on the same graph (fp16 and int8 kernels differ between builds);
+#: int8 relative to the output's scale: one requantisation step rounded the other way
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2, "int8": 2e-2}
+#: what a client cannot do, as the README says: (client, precision) -> reason
+KNOWN_LIMITS = {("opencv", "int8"): "OpenCV DNN does not run QDQ int8 graphs"}
+BATCH = 2
+
+RESULTS: dict[str, dict] = {}
+
+
+def precision_of(file: str) -> str:
+    return file.split(".")[1] if file.count(".") == 2 else "fp32"
+
+
+def graphs() -> list[tuple[str, Path]]:
+    """``("mnist-z2/decoder.fp16.onnx", path)`` for every shipped graph."""
+    return [(f"{folder.parent.name}/{p.name}", p) for folder in shipped_exports()
+            for p in sorted(folder.glob("*.onnx"))]
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, dict]:
+    """Per graph: its inputs (batch 2, seeded) and Python ORT's outputs on them."""
+    found = graphs()
+    if not found:
+        pytest.skip("no shipped graphs under checkpoints/*/onnx")
+    rng = np.random.default_rng(0)
+    out = {}
+    for key, path in found:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {}
+        for i in session.get_inputs():
+            shape = [BATCH if not isinstance(d, int) else d for d in i.shape]
+            feeds[i.name] = (rng.random(shape, dtype=np.float32) if len(shape) == 4
+                             else rng.standard_normal(shape, dtype=np.float32))
+        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+        out[key] = {"path": path, "precision": precision_of(path.name), "inputs": feeds, "outputs": outputs}
+    return out
+
+
+def check(client: str, version: str, cases: dict, got: dict[str, dict | str]) -> None:
+    """Compare a client's outputs (or error strings) with Python ORT's; record the result."""
+    rows, problems = {}, []
+    for key, case in cases.items():
+        precision, result = case["precision"], got[key]
+        limit = KNOWN_LIMITS.get((client, precision))
+        if isinstance(result, str):
+            rows[key] = {"loaded": False, "error": result[:300]}
+            if limit is None:
+                problems.append(f"{key}: {result[:300]}")
+            continue
+        diff = max(float(np.abs(np.asarray(result[n]).reshape(ref.shape) - ref).max())
+                   for n, ref in case["outputs"].items())
+        scale = max(1.0, *(float(np.abs(r).max()) for r in case["outputs"].values())) if precision == "int8" else 1.0
+        rows[key] = {"loaded": True, "max_abs_diff": diff}
+        if not diff <= TOLERANCE[precision] * scale:
+            problems.append(f"{key}: differs from Python ORT by {diff:.3g} (> {TOLERANCE[precision] * scale:.3g})")
+    RESULTS[client] = {"version": version, "graphs": rows}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "compat-matrix.json").write_text(json.dumps(RESULTS, indent=1, sort_keys=True))
+    assert not problems, f"{client} {version}:\n" + "\n".join(problems)
+
+
+def test_python_onnxruntime_current(cases):
+    got = {}
+    for key, case in cases.items():
+        session = ort.InferenceSession(str(case["path"]), providers=["CPUExecutionProvider"])
+        got[key] = dict(zip([o.name for o in session.get_outputs()], session.run(None, case["inputs"])))
+    check("onnxruntime", ort.__version__, cases, got)
+
+
+OLD_ORT_SCRIPT = """
+import sys, numpy as np, onnxruntime as ort
+data = np.load(sys.argv[1])
+keys = sorted({k.split("|")[0] for k in data.files})
+out = {}
+for key in keys:
+    path = str(data[key + "|path"])
+    try:
+        s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feeds = {i.name: data[key + "|in|" + i.name] for i in s.get_inputs()}
+        for o, v in zip(s.get_outputs(), s.run(None, feeds)):
+            out[key + "|" + o.name] = v
+    except Exception as e:
+        out[key + "|error"] = np.array(str(e))
+np.savez(sys.argv[2], version=np.array(ort.__version__), **out)
+"""
+
+
+def test_oldest_supported_onnxruntime(cases, tmp_path):
+    if not OLD_ORT_PYTHON.is_file():
+        pytest.skip(f"no {OLD_ORT_PYTHON}: `make ort-oldest` makes a venv with onnxruntime 1.16 "
+                    f"(needs PyPI; skipped only where it is unreachable)")
+    pack = {}
+    for key, case in cases.items():
+        pack[f"{key}|path"] = np.array(str(case["path"]))
+        pack.update({f"{key}|in|{n}": v for n, v in case["inputs"].items()})
+    np.savez(tmp_path / "in.npz", **pack)
+    run = subprocess.run([str(OLD_ORT_PYTHON), "-c", OLD_ORT_SCRIPT, str(tmp_path / "in.npz"),
+                          str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    with np.load(tmp_path / "out.npz") as out:
+        got = {key: (str(out[f"{key}|error"]) if f"{key}|error" in out.files else
+                     {n: out[f"{key}|{n}"] for n in case["outputs"]}) for key, case in cases.items()}
+        version = str(out["version"])
+    check("onnxruntime-oldest", version, cases, got)
+
+
+def test_opencv_dnn(cases):
+    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed (`pip install -e .[dev]`)")
+    # OpenCV 4 kills the process (SIGFPE) on batch > 1: batch 1 is its only safe batch size
+    batch = BATCH if int(cv2.__version__.split(".")[0]) >= 5 else 1
+    got = {}
+    for key, case in cases.items():
+        try:
+            net = cv2.dnn.readNetFromONNX(str(case["path"]))
+            for name, value in case["inputs"].items():
+                net.setInput(value[:batch], name)
+            outs = net.forward(list(case["outputs"]))
+            got[key] = {n: np.asarray(o) for n, o in zip(case["outputs"], outs)}
+        except cv2.error as e:
+            got[key] = str(e).strip().splitlines()[-1]
+    if batch != BATCH:  # compare the first item only
+        cases = {k: {**c, "outputs": {n: v[:batch] for n, v in c["outputs"].items()}} for k, c in cases.items()}
+    check("opencv", cv2.__version__, cases, got)
+
+
+def test_onnxruntime_node(cases, tmp_path):
+    import shutil
+
+    node = shutil.which("node")
+    if node is None or not ORT_NODE.is_file():
+        pytest.skip("node is not installed" if node is None else
+                    f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
+    jobs = []
+    for i, (key, case) in enumerate(cases.items()):
+        inputs = {}
+        for name, value in case["inputs"].items():
+            value.astype("<f4").tofile(tmp_path / f"{i}.{name}.in")
+            inputs[name] = {"dims": list(value.shape), "file": str(tmp_path / f"{i}.{name}.in")}
+        jobs.append({"graph": str(case["path"]), "inputs": inputs, "out": str(tmp_path / str(i))})
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    run = subprocess.run([node, str(NODE_RUNNER), str(tmp_path / "jobs.json")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = {}
+    for i, (key, case) in enumerate(cases.items()):
+        error = tmp_path / f"{i}.error"
+        got[key] = error.read_text() if error.exists() else {
+            n: np.fromfile(tmp_path / f"{i}.{n}.f32", dtype="<f4") for n in case["outputs"]}
+    version = run.stdout.split()[1].rstrip(":") if run.stdout.startswith("onnxruntime-node") else "?"
+    check("onnxruntime-node", version, cases, got)
+
+
+WEB_RUN = """async ([url, feeds]) => {
+  try {
+    const session = await ort.InferenceSession.create(url, {executionProviders: ['wasm']});
+    const inputs = {};
+    for (const [name, [dims, data]] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', Float32Array.from(data), dims);
+    const out = await session.run(inputs);
+    const result = {};
+    for (const [name, t] of Object.entries(out)) result[name] = Array.from(t.data);
+    await session.release();
+    return result;
+  } catch (e) { return String(e.message ?? e); }
+}"""
+
+
+def test_onnxruntime_web_in_chromium(cases, browser, static_site):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    model = cases[next(iter(cases))]["path"].parent.relative_to(REPO).as_posix()
+    page.goto(f"{static_site}web/index.html?model=/{model}/&ep=wasm")
+    page.evaluate("() => window.vaekit.ready")
+    got = {}
+    for key, case in cases.items():
+        url = "/" + case["path"].relative_to(REPO).as_posix()
+        feeds = {n: [list(v.shape), v.ravel().tolist()] for n, v in case["inputs"].items()}
+        got[key] = page.evaluate(WEB_RUN, [url, feeds])
+    version = page.evaluate("() => ort.env.versions ? ort.env.versions.web : '?'")
+    context.close()
+    check("onnxruntime-web (wasm, Chromium)", version, cases, got)
+
+
+if __name__ == "__main__":  # pragma: no cover - print the matrix a previous run wrote
+    print((ARTIFACTS / "compat-matrix.json").read_text())
+    sys.exit(0)
