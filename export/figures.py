@@ -5,7 +5,10 @@
 Every model gets ``reconstructions.png``, ``interpolations.png``, ``samples.png`` and
 ``latent_space_distribution.png``; a model with a 2-D latent also gets ``latent_space.png``
 and ``latent_manifold.png``. The images come from the test split named by the checkpoint's
-own data config.
+own data config. Samples come from the model's own prior (a VampPrior's learned mixture); a
+conditional model's samples are one row per class, each column one shared z, and its
+encodes and decodes get the test images' labels (interpolations: the left image's class;
+the 2-D manifold: the first class).
 
 When the checkpoint holds exported graphs (``python -m vaekit.export CHECKPOINT``), encoding
 and decoding go through them with :mod:`vaekit.runtime`, so the figures show what ships;
@@ -41,49 +44,95 @@ BACKENDS = ("auto", "onnx", "torch")
 class Codec:
     """Encode and decode through one backend, in float32 numpy arrays, batch by batch.
 
-    ``encode(images [N, C, H, W] in [0, 1]) -> means [N, D]`` (the posterior means);
-    ``decode(z [N, D]) -> images [N, C, H, W] in [0, 1]`` (the likelihood's mean).
+    ``encode(images [N, C, H, W] in [0, 1], labels) -> means [N, D]`` (the posterior means);
+    ``decode(z [N, D], labels) -> images [N, C, H, W] in [0, 1]`` (the likelihood's mean).
+    ``labels`` (int64 [N]) reach a conditional model (``classes`` non-empty) and are None
+    otherwise. ``prior_draw(n, seed)``: z from the model's prior, None for N(0, I).
     """
 
     backend: str
     latent_dim: int
     image_shape: tuple[int, int, int]
-    encode_batch: Callable[[np.ndarray], np.ndarray]
-    decode_batch: Callable[[np.ndarray], np.ndarray]
+    encode_batch: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+    decode_batch: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
     batch_size: int = 256
     detail: str = ""
+    classes: tuple[str, ...] = ()
+    prior_draw: Callable[[int, int], np.ndarray] | None = None
 
-    def encode(self, images: np.ndarray, *, progress: bool = False) -> np.ndarray:
+    def _labels(self, labels: np.ndarray | None, n: int) -> np.ndarray | None:
+        if not self.classes:
+            return None
+        if labels is None:
+            raise ValueError(f"a conditional model needs class labels for its {n} images")
+        return np.array(np.broadcast_to(np.asarray(labels, np.int64), (n,)))  # a writable copy
+
+    def encode(self, images: np.ndarray, labels: np.ndarray | None = None, *,
+               progress: bool = False) -> np.ndarray:
         from tqdm import tqdm
 
+        y = self._labels(labels, len(images))
         starts = range(0, len(images), self.batch_size)
         return np.concatenate([
-            self.encode_batch(np.asarray(images[i : i + self.batch_size], np.float32))
+            self.encode_batch(np.asarray(images[i : i + self.batch_size], np.float32),
+                              None if y is None else y[i : i + self.batch_size])
             for i in tqdm(starts, desc="encode", unit="batch", disable=not progress, leave=False)])
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.decode_batch(np.asarray(z[i : i + self.batch_size], np.float32))
-                               for i in range(0, len(z), self.batch_size)])
+    def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        y = self._labels(labels, len(z))
+        return np.concatenate([
+            self.decode_batch(np.asarray(z[i : i + self.batch_size], np.float32),
+                              None if y is None else y[i : i + self.batch_size])
+            for i in range(0, len(z), self.batch_size)])
+
+    def sample_latents(self, n: int, seed: int) -> np.ndarray:
+        """``n`` latents from the model's prior (N(0, I) unless it ships a learned one)."""
+        if self.prior_draw is None:
+            return plots.sample_latents(n, self.latent_dim, seed=seed)
+        return self.prior_draw(n, seed)
 
 
 def torch_codec(checkpoint: str | os.PathLike, *, device: str = "cpu") -> Codec:
     """The PyTorch model of ``checkpoint`` behind the :class:`Codec` interface."""
     import torch
+    from vaekit.runtime.prior import Prior
     from vaekit.train.checkpoint import load_model
 
     model = load_model(checkpoint, device=device)
     decoder = model.decoder_mean().eval()
     cfg = model.config
 
-    @torch.no_grad()
-    def enc(x: np.ndarray) -> np.ndarray:
-        return model.encoder(torch.from_numpy(x).to(device))[0].float().cpu().numpy()
+    def label(y: np.ndarray | None) -> torch.Tensor | None:
+        return None if y is None else torch.from_numpy(y).to(device)
 
     @torch.no_grad()
-    def dec(z: np.ndarray) -> np.ndarray:
-        return decoder(torch.from_numpy(z).to(device)).float().cpu().numpy()
+    def enc(x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        return model.encoder(torch.from_numpy(x).to(device), label(y))[0].float().cpu().numpy()
 
-    return Codec("torch", cfg.latent_dim, image_shape(cfg), enc, dec, detail=f"PyTorch on {device}")
+    @torch.no_grad()
+    def dec(z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        return decoder(torch.from_numpy(z).to(device), label(y)).float().cpu().numpy()
+
+    with torch.no_grad():
+        components = model.prior_components()
+    draw = None
+    if components is not None:
+        prior = Prior(cfg.latent_dim, *(t.float().cpu().numpy() for t in components))
+        draw = lambda n, seed: prior.draw(np.random.default_rng(seed), n, 1.0)  # noqa: E731
+    classes = _class_names(checkpoint, cfg.num_classes) if model.conditional else ()
+    return Codec("torch", cfg.latent_dim, image_shape(cfg), enc, dec, detail=f"PyTorch on {device}",
+                 classes=classes, prior_draw=draw)
+
+
+def _class_names(checkpoint: str | os.PathLike, n: int) -> tuple[str, ...]:
+    """A conditional checkpoint's class names: its test split's, else ``"0"``, ``"1"``, ..."""
+    from vaekit.train.checkpoint import load_checkpoint_split
+
+    try:
+        classes = tuple(load_checkpoint_split(checkpoint, "test", limit=1).classes)
+    except (FileNotFoundError, ValueError):
+        classes = ()
+    return classes if len(classes) == n else tuple(str(i) for i in range(n))
 
 
 def onnx_codec(onnx_dir: str | os.PathLike, *, device: str = "cpu") -> Codec:
@@ -91,9 +140,14 @@ def onnx_codec(onnx_dir: str | os.PathLike, *, device: str = "cpu") -> Codec:
     from vaekit.runtime import VAE as RuntimeVAE
 
     vae = RuntimeVAE.load(onnx_dir, providers="cpu" if device == "cpu" else "auto")
+    draw = None
+    if vae.prior.kind != "normal":
+        draw = lambda n, seed: vae.prior.draw(np.random.default_rng(seed), n, 1.0)  # noqa: E731
     return Codec("onnx", int(vae.latent_dim), tuple(int(s) for s in vae.image_shape),
-                 lambda x: np.asarray(vae.encode(x)[0]), lambda z: np.asarray(vae.decode(z)),
-                 detail=f"ONNX Runtime {list(vae.providers)} from {onnx_dir}")
+                 lambda x, y: np.asarray(vae.encode(x, labels=y)[0]),
+                 lambda z, y: np.asarray(vae.decode(z, labels=y)),
+                 detail=f"ONNX Runtime {list(vae.providers)} from {onnx_dir}",
+                 classes=vae.class_names, prior_draw=draw)
 
 
 def open_codec(checkpoint: str | os.PathLike, *, backend: str = "auto", device: str = "cpu") -> Codec:
@@ -183,23 +237,36 @@ def figure_names(latent_dim: int) -> list[str]:
 def draw(name: str, data: LabelledImages, x: np.ndarray, means: np.ndarray, codec: Codec,
          s: FigureSettings):
     """The grid array or matplotlib figure of the figure file ``name``."""
+    labels = data.labels if codec.classes else None
     if name == plots.RECONSTRUCTIONS:
         k = min(s.pairs, len(x))
-        return plots.reconstruction_grid(x[:k], codec.decode(means[:k]), pairs_per_row=s.pairs_per_row)
+        return plots.reconstruction_grid(x[:k], codec.decode(means[:k], _first(labels, k)),
+                                         pairs_per_row=s.pairs_per_row)
     if name == plots.INTERPOLATIONS:
         a, b = plots.interpolation_pairs(data.labels, s.interpolation_rows)
-        return plots.interpolation_grid(x[a], x[b], means[a], means[b], codec.decode,
+        path_labels = None if labels is None else np.repeat(labels[a], s.interpolation_steps)
+        return plots.interpolation_grid(x[a], x[b], means[a], means[b],
+                                        lambda z: codec.decode(z, path_labels),
                                         steps=s.interpolation_steps)
     if name == plots.SAMPLES:
-        return plots.sample_grid(codec.decode, codec.latent_dim, rows=s.sample_rows,
-                                 columns=s.sample_columns, seed=s.seed)
+        if codec.classes:  # one row per class, one shared z per column
+            k, columns = len(codec.classes), s.sample_columns
+            z = np.tile(codec.sample_latents(columns, s.seed), (k, 1))
+            return plots.image_grid(codec.decode(z, np.repeat(np.arange(k), columns)), columns)
+        z = codec.sample_latents(s.sample_rows * s.sample_columns, s.seed)
+        return plots.image_grid(codec.decode(z), s.sample_columns)
     if name == plots.LATENT_DISTRIBUTION:
         return plots.latent_distribution_figure(means, max_dims=s.max_hist_dims)
     if name == plots.LATENT_SPACE:
         return plots.latent_space_figure(means, data.labels, data.classes)
     if name == plots.LATENT_MANIFOLD:
-        return plots.manifold_grid(codec.decode, n=s.manifold_side)
+        return plots.manifold_grid(lambda z: codec.decode(z, None if labels is None else 0),
+                                   n=s.manifold_side)
     raise ValueError(f"unknown figure {name!r}; choose one of {figure_names(2)}")
+
+
+def _first(labels: np.ndarray | None, k: int) -> np.ndarray | None:
+    return None if labels is None else labels[:k]
 
 
 def make_figures(
@@ -227,7 +294,7 @@ def make_figures(
         raise ValueError(f"need at least 2 test images for the figures, got {len(data)}; raise --limit")
     x = np.asarray(data.images, np.float32) / 255
     result = FigureSet(codec.backend, codec.detail, len(data))
-    means = codec.encode(x, progress=progress)
+    means = codec.encode(x, data.labels if codec.classes else None, progress=progress)
     bar = tqdm(figure_names(codec.latent_dim), desc="figures", unit="fig", disable=not progress,
                leave=False)
     for name in bar:

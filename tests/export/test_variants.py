@@ -115,3 +115,34 @@ def test_a_replaced_prior_file_is_refused(vamp, tmp_path):
     np.savez(folder / "prior.npz", means=means + 1, logvars=logvars)
     with pytest.raises(ValueError, match="prior.npz is corrupt or was replaced"):
         VAE.load(folder, providers="cpu")
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_figures_of_a_conditional_model_have_one_sample_row_per_class(cvae, backend, tmp_path):
+    from vaekit.export.figures import FigureSettings, make_figures, open_codec
+    from vaekit.train import plots
+
+    folder, _ = cvae
+    settings = FigureSettings(pairs=4, interpolation_rows=2, sample_columns=3)
+    done = make_figures(folder, tmp_path, backend=backend, settings=settings, progress=False)
+    assert plots.SAMPLES in done.paths
+    codec = open_codec(folder, backend=backend)
+    assert len(codec.classes) == 10
+    z = np.zeros((2, 2), np.float32)
+    assert not np.allclose(*codec.decode(np.concatenate([z[:1], z[:1]]), np.array([0, 5])))
+    from PIL import Image
+
+    with Image.open(done.paths[plots.SAMPLES]) as im:  # 10 rows of 28-pixel images, 3 columns
+        assert im.height > im.width * 3
+
+
+def test_figures_sample_a_learned_prior(vamp):
+    from vaekit.export.figures import open_codec
+
+    folder, model = vamp
+    with torch.no_grad():
+        means = model.prior_components()[0].numpy()
+    assert np.abs(means.mean(0)).max() > 0.3  # so the check below tells the mixture from N(0, I)
+    for backend in ("onnx", "torch"):
+        z = open_codec(folder, backend=backend).sample_latents(2000, 0)
+        assert np.abs(z.mean(0) - means.mean(0)).max() < 0.15  # the mixture's centre, not 0
