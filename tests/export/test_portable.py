@@ -163,3 +163,15 @@ def test_export_refuses_fp16_graphs_beyond_tolerance(tiny_ckpt, tmp_path, monkey
     with pytest.raises(ParityError, match="computed in float16 differ from PyTorch float32 beyond 1e-09"):
         export_checkpoint(ckpt, fp16=True, progress=False)
     assert sorted(p.name for p in (ckpt / "onnx").iterdir()) == before
+
+
+SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("checkpoints/*/onnx/*.onnx"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_the_shipped_graphs_are_portable(path):
+    """The committed graphs were exported with these checks (re-export them if this fails)."""
+    model = onnx.load(str(path))
+    precision = {p.key: p.value for p in model.metadata_props}["precision"]
+    assert portability_problems(model, precision=precision) == [], (
+        f"re-export: python -m vaekit.export {path.parent.parent} --fp16 --int8")
