@@ -32,6 +32,7 @@ from vaekit.format import (
     graph_file,
     graph_inputs,
     graph_shapes,
+    image_shape,
     latent_is_plottable,
     metadata_props,
     sha256_file,
@@ -181,12 +182,13 @@ def _check_out(out: Path) -> None:
 
 def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict[str, Any]:
     cfg = model.config
+    channels, height, width = image_shape(cfg)
     contract: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "channels": cfg.in_channels,
-        "height": cfg.image_size,
-        "width": cfg.image_size,
+        "channels": channels,
+        "height": height,
+        "width": width,
         "latent_dim": cfg.latent_dim,
         "likelihood": cfg.likelihood,
         "dataset": data_cfg.dataset if data_cfg is not None else "unknown",
@@ -204,7 +206,7 @@ def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict
 
 
 def _doc(contract: dict[str, Any], graph: str, precision: str) -> str:
-    c, h, w, d = (contract[k] for k in ("channels", "height", "width", "latent_dim"))
+    (c, h, w), d = image_shape(contract), contract["latent_dim"]
     label = f", label int64 [N] in [0, {contract['num_classes']})" if contract.get("num_classes") else ""
     io = (f"image float32 [N, {c}, {h}, {w}] in [0, 1]{label} -> mean, logvar float32 [N, {d}]"
           if graph == "encoder" else
@@ -235,7 +237,7 @@ def _test_images(model: VAE, checkpoint: Path, data_root: str | None
     except (FileNotFoundError, ValueError) as e:
         return None, str(e).splitlines()[0]
     cfg = model.config
-    want = (cfg.in_channels, cfg.image_size, cfg.image_size)
+    want = image_shape(cfg)
     if tuple(split.images.shape[1:]) != want:
         return None, f"the test images are {tuple(split.images.shape[1:])}, the model takes {want}"
     return split, ""
@@ -253,7 +255,7 @@ def _parity_inputs(model: VAE, test: ImageSplit | None) -> dict[str, torch.Tenso
     if test is not None and len(test) >= n:
         images = test.float_batch(_order(len(test))[:n])
     else:
-        images = torch.rand((n, cfg.in_channels, cfg.image_size, cfg.image_size), generator=g)
+        images = torch.rand((n, *image_shape(cfg)), generator=g)
     inputs = {"image": images, "z": torch.randn((n, cfg.latent_dim), generator=g)}
     if model.conditional:  # the test images' own labels, else seeded ones
         labelled = test is not None and len(test) >= n and test.labels.min() >= 0
@@ -357,7 +359,7 @@ def _psnr_latents(folder: Path, model: VAE, test: ImageSplit | None,
     return {"z": z, **({LABEL_INPUT: labels.astype(np.int64)} if conditional else {})}
 
 
-def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
+def _calibration(shape: tuple[int, int, int], test: ImageSplit | None,
                  latents: dict[str, np.ndarray]) -> dict[str, list[Any]]:
     """Calibration batches for static int8: test images not used for PSNR, and latents (whole
     feeds with the latents' labels for a conditional model)."""
@@ -366,7 +368,7 @@ def _calibration(image_shape: tuple[int, int, int], test: ImageSplit | None,
         images = test.float_batch(order).numpy()
     else:
         rng = np.random.default_rng(SEED + 2)
-        images = rng.random((PSNR_LATENTS, *image_shape), dtype=np.float32)
+        images = rng.random((PSNR_LATENTS, *shape), dtype=np.float32)
     rng = np.random.default_rng(SEED + 3)
     z = np.concatenate([latents["z"], rng.standard_normal(latents["z"].shape, dtype=np.float32)])
     if LABEL_INPUT not in latents:
@@ -389,8 +391,7 @@ def _variant(
 ) -> dict[str, Any]:
     """Write the fp16 or int8 graphs into ``folder`` and measure them against fp32."""
     entry: dict[str, Any] = {}
-    image_shape = (contract["channels"], contract["height"], contract["width"])
-    calibration = _calibration(image_shape, test, latents) if precision == "int8" else None
+    calibration = _calibration(image_shape(contract), test, latents) if precision == "int8" else None
     for name, module, outs in (("encoder", encoder, ENCODER_OUTPUTS),
                                ("decoder", decoder, DECODER_OUTPUTS)):
         ins = graph_inputs(contract, name)
