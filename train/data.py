@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from vaekit.format.files import FILE_MODE
 
 from .config import DataConfig
 
@@ -142,6 +143,7 @@ def framed_cache(images_dir: Path, names: list[str], crop_fraction: float, size:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            os.chmod(tmp, FILE_MODE)  # a cache others may read, not mkstemp's private 0o600
             with os.fdopen(fd, "wb") as f:
                 np.save(f, out, allow_pickle=False)
             os.replace(tmp, folder / name)
