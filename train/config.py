@@ -76,7 +76,8 @@ class VAEConfig:
     64x64 inputs use four (64 -> 4).
 
     A variant's config subclasses this one and registers with ``@model_config(name)``; its
-    own fields carry their ``--help`` text in ``field(metadata={"help": ...})``.
+    own fields carry their ``--help`` text and lower bound in ``field(metadata={"help": ...,
+    "min": ...})``.
     """
 
     model_type: ClassVar[str] = "vae"
@@ -108,6 +109,9 @@ class VAEConfig:
         if not self.dim_mults or min(self.dim_mults) < 1:
             raise ValueError(f"dim_mults must be one or more whole numbers >= 1, got "
                              f"{self.dim_mults} (e.g. --dim-mults 1 2)")
+        for f in fields(self):  # a variant's own fields declare their lower bound
+            if "min" in f.metadata:
+                _at_least(self, f.name, f.metadata["min"])
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -134,11 +138,7 @@ class IWAEConfig(VAEConfig):
     """IWAE (Burda et al. 2016): trained on the ``k``-sample importance-weighted bound."""
 
     k: int = field(default=5, metadata={
-        "help": "importance samples per image in the training bound (1: the VAE's ELBO)"})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _at_least(self, "k", 1)
+        "help": "importance samples per image in the training bound (1: the VAE's ELBO)", "min": 1})
 
 
 @model_config("cvae")
@@ -147,11 +147,8 @@ class CVAEConfig(VAEConfig):
     """Conditional VAE: encoder and decoder both see the class label (``num_classes`` classes)."""
 
     num_classes: int = field(default=10, metadata={
-        "help": "class labels the model is conditioned on (must match the dataset's classes)"})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _at_least(self, "num_classes", 2)
+        "help": "class labels the model is conditioned on (must match the dataset's classes)",
+        "min": 2})
 
 
 @model_config("vamp")
@@ -160,11 +157,7 @@ class VampConfig(VAEConfig):
     """VampPrior (Tomczak & Welling 2018): the prior is the posterior mixture of learned pseudo-inputs."""
 
     components: int = field(default=500, metadata={
-        "help": "learned pseudo-inputs (mixture components) of the prior"})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _at_least(self, "components", 1)
+        "help": "learned pseudo-inputs (mixture components) of the prior", "min": 1})
 
 
 @dataclass
