@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.add_argument("--seed", type=int, default=0, help="seed of the binarisation and the samples")
     p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda, cuda:N, mps or auto (CUDA when present; default: cpu)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--save", action="store_true",
                    help=f"record the results in CHECKPOINT/{METRICS} (key: the split name)")
@@ -132,8 +133,11 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--limit must be >= 0, got {args.limit} (0: every image of the split)")
     if not 0 <= args.seed <= SEED_MAX:
         p.error(f"--seed must be in 0..{SEED_MAX}, got {args.seed}")
-    if args.device == "auto" or not DEVICE.match(args.device):
-        p.error(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
+    if not DEVICE.match(args.device):
+        p.error(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r} "
+                f"(e.g. --device cpu)")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         check_device_available(args.device)
     except ValueError as e:

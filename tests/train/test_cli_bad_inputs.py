@@ -198,7 +198,7 @@ EVALUATE = [
     (["--samples", "-3"], "--samples must be >= 1, got -3", "--samples 1000"),
     (["--limit", "-1"], "--limit must be >= 0, got -1", "0: every image"),
     (["--seed", "-1"], "--seed must be in 0..4294967295, got -1", "--seed"),
-    (["--device", "gpu"], "--device must be cpu, cuda, cuda:N or mps, got 'gpu'", "cpu"),
+    (["--device", "gpu"], "--device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'", "--device cpu"),
     (["--device", "cuda:99"], "GPU", "--device"),
     (["--split", "train"], "invalid choice: 'train'", "choose from"),
     (["--samples", "ten"], "invalid int value: 'ten'", "--help"),
