@@ -198,7 +198,8 @@ async function start() {
   const ep = params.get("ep") || ("gpu" in navigator ? "webgpu" : "wasm");
   if (!["webgpu", "wasm"].includes(ep)) throw new Error(`ep must be webgpu or wasm, got ${ep}`);
 
-  await loadScript(ortBase + "ort.min.js");
+  // the WebAssembly-only build is half the download; ort.min.js adds WebGPU
+  await loadScript(ortBase + (ep === "wasm" ? "ort.wasm.min.js" : "ort.min.js"));
   ort.env.wasm.wasmPaths = ortBase;
   const response = await fetch(base + "vaekit.json");
   if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
