@@ -1,7 +1,8 @@
 """A real browser: Playwright drives Debian's Chromium against the live demo.
 
-Opens the page, clicks "Sample", waits for the image, checks it rendered (non-blank
-pixels), and saves screenshots under test-artifacts/. Skipped with a message only when
+Each test opens its own page (no test depends on another's clicks): clicks "Sample" and
+checks the grid rendered (non-blank pixels), a built-in example and a drawing, a click on
+the latent plot, a model switch, and saves screenshots under test-artifacts/. Skipped with a message only when
 /usr/bin/chromium is missing (``make test`` installs it with apt-get where it can).
 """
 
@@ -36,30 +37,40 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def page(served):
+def browser(served):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`apt-get install chromium`, "
                     "done by `make test` when apt is available) to run the browser test")
     from playwright.sync_api import sync_playwright
 
-    url, _ = served
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.set_default_timeout(30_000)
-        pg.outside_requests = []  # every request to a host other than the demo's
-        pg.errors = []
-        host = urlparse(url).netloc
-        pg.on("request", lambda r: urlparse(r.url).netloc not in ("", host)
-              and urlparse(r.url).scheme in ("http", "https", "ws", "wss")
-              and pg.outside_requests.append(r.url))
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        pg.goto(url, wait_until="networkidle")
-        yield pg
-        context.close()
-        browser.close()
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    """A fresh page for each test (no test depends on what another clicked), recording
+    requests that leave the demo's host, failed requests and JavaScript errors."""
+    url, _ = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.outside_requests = []  # every request to a host other than the demo's
+    pg.failed_requests = []  # pictures cut short (ERR_CONTENT_LENGTH_MISMATCH) or missing
+    pg.errors = []
+    host = urlparse(url).netloc
+    pg.on("request", lambda r: urlparse(r.url).netloc not in ("", host)
+          and urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+          and pg.outside_requests.append(r.url))
+    pg.on("requestfailed", lambda r: "/file=" in r.url  # pictures (event streams end by abort)
+          and pg.failed_requests.append(f"{r.url}: {r.failure}"))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(url, wait_until="networkidle")
+    yield pg
+    context.close()
 
 
 def rendered_pixels(element) -> np.ndarray:
@@ -147,8 +158,43 @@ def test_latent_explorer_click_moves_the_point(page):
     assert z1 > 0.5 and z2 > 0.5, f"a click right of and above the centre gives z1, z2 > 0: {text}"
     decoded = page.locator("#explorer-output img")
     decoded.wait_for(state="visible")
+    page.wait_for_load_state("networkidle")
+    whole = page.evaluate(
+        "() => [...document.querySelectorAll('#explorer-plot img, #explorer-output img')]"
+        ".map(i => i.complete && i.naturalWidth > 0)")
+    assert whole and all(whole), "the plot and the decoded image load whole after the first click"
+    assert page.failed_requests == [], f"requests cut short: {page.failed_requests}"
     page.screenshot(path=str(ARTIFACTS / "demo-explorer.png"), full_page=True)
 
 
+def test_switching_models_resets_the_explorer(page):
+    """A model without a 2-D latent hides the explorer's plot and sliders; switching back
+    shows them at the origin, with that model's own timing."""
+    page.get_by_role("tab", name="Latent explorer").click()
+    page.locator("#z1 input[type='number']").fill("1.5")
+    page.locator("#z1 input[type='number']").press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-details textarea').value.startsWith('z = (1.50')")
+    pick_model(page, "rgb-tiny")
+    page.wait_for_function(
+        "() => document.querySelector('#explorer-note').innerText.includes('rgb-tiny has a 3-D')")
+    assert not page.locator("#explorer-plot").is_visible(), "no plot for a 3-D latent"
+    assert not page.locator("#z1").is_visible(), "no sliders that would do nothing"
+    pick_model(page, "mnist-tiny")
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#explorer-details textarea');"
+        " return t && t.value.startsWith('z = (0.00, 0.00)'); }")
+    assert page.locator("#z1 input[type='number']").input_value() in ("0", "0.0", "0.00")
+    assert page.errors == [], f"JavaScript errors on the page: {page.errors}"
+
+
+def pick_model(page, name: str) -> None:
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name=name).first.click()
+
+
 def test_the_page_never_reaches_outside(page):
+    for tab in ("Reconstruct", "Sample", "Interpolate", "Latent explorer"):
+        page.get_by_role("tab", name=tab).click()
+    page.wait_for_load_state("networkidle")
     assert page.outside_requests == [], f"requests left localhost: {page.outside_requests}"
