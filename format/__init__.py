@@ -4,7 +4,8 @@
   (``config.json``, ``model.safetensors``, ...) and of an export folder (``onnx/``,
   ``vaekit.json``, ``encoder.onnx``, ...), and :func:`graph_file`.
 * :mod:`~vaekit.format.contract` - the export contract: its format tag and version, the keys
-  of ``vaekit.json``, the graphs' input/output names and shapes, :func:`image_shape`.
+  of ``vaekit.json``, the graphs' input/output names and shapes, :func:`image_shape` (of a
+  model config or a contract) and :func:`latent_is_plottable` (drawn as a plane or not).
 * :mod:`~vaekit.format.files` - :func:`sha256_file` and atomic writes.
 
 The data flows train -> checkpoint -> export -> ONNX -> runtime -> demo/benchmarks; each step
