@@ -11,6 +11,9 @@ DNN), and what this module fixes (:func:`make_portable`) and then refuses to shi
 * a batch axis declared as an expression (``floor(1.0*N)``) instead of the plain ``N``;
 * a ``QuantizeLinear`` / ``DequantizeLinear`` whose scale and zero point differ in rank (the
   spec forbids it and WebGPU refuses it; ``onnx.checker`` misses it);
+* a ``Reshape`` whose target shape is computed at run time by ``Shape`` although only the
+  batch axis varies (GroupNorm's reshape back): OpenCV DNN 4 dies (SIGFPE) on such graphs at
+  batch > 1; the constant ``[0, C, H, W]`` (0 copies the batch axis) says the same;
 * in float16 graphs, a normalisation or reduction op computed in float16 (its squares and
   sums overflow: the graph is then only right on providers that quietly compute in float32).
 
@@ -71,14 +74,70 @@ def _constants(model: onnx.ModelProto) -> dict[str, TensorProto]:
 
 def make_portable(model: onnx.ModelProto) -> onnx.ModelProto:
     """Fix, in place, every defect :func:`check_portable` refuses that can be fixed losslessly."""
+    _plain_batch_axis(model)  # first: shape inference then reads N, not floor(1.0*N)
+    _static_reshapes(model)
     _match_qdq_ranks(model)
-    _plain_batch_axis(model)
     used = used_domains(model)
     keep = [o for o in model.opset_import if (o.domain or "") in DEFAULT_DOMAINS or o.domain in used]
     del model.opset_import[:]
     model.opset_import.extend(keep)
     model.ir_version = min_ir_version(model)
     return model
+
+
+def _dynamic_reshapes(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, list[int]]]:
+    """``Shape`` nodes that only feed ``Reshape`` targets, over a tensor whose dims other than
+    the batch axis are known, with the constant ``[0, d1, d2, ...]`` each could be.
+
+    ``0`` copies the reshaped tensor's own batch axis, so each Reshape's data must have the
+    same symbolic batch axis (``N``) as the tensor the Shape reads.
+    """
+    inferred = onnx.shape_inference.infer_shapes(model)
+    values = (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)
+    dims = {v.name: [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                     for d in v.type.tensor_type.shape.dim] for v in values}
+    users: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in model.graph.output}
+    found = []
+    for n in model.graph.node:
+        if n.op_type != "Shape" or any(a.name != "start" or a.i != 0 for a in n.attribute):
+            continue
+        shape, feeds = dims.get(n.input[0]), users.get(n.output[0], [])
+        if not shape or len(shape) < 2 or not isinstance(shape[0], str) or not feeds or n.output[0] in graph_outputs:
+            continue
+        if not all(isinstance(d, int) and d > 0 for d in shape[1:]):
+            continue
+        if all(u.op_type == "Reshape" and list(u.input[1:2]) == [n.output[0]]
+               and (dims.get(u.input[0]) or [None])[0] == shape[0] for u in feeds):
+            found.append((n, [0, *shape[1:]]))
+    return found
+
+
+def _static_reshapes(model: onnx.ModelProto) -> None:
+    """Replace each run-time ``Shape`` -> ``Reshape`` target by its constant ``[0, C, H, W]``.
+
+    Repeated until none is left: a constant target makes the shapes after it known.
+    """
+    while found := _dynamic_reshapes(model):
+        _replace_shapes(model, found)
+
+
+def _replace_shapes(model: onnx.ModelProto, found: list[tuple[onnx.NodeProto, list[int]]]) -> None:
+    drop = {id(n) for n, _ in found}
+    targets = {n.output[0] for n, _ in found}
+    for node, target in found:
+        model.graph.initializer.append(numpy_helper.from_array(np.array(target, dtype=np.int64), node.output[0]))
+    for node in model.graph.node:  # 0 must mean "copy the batch axis" (allowzero=0, the default)
+        if node.op_type == "Reshape" and node.input[1] in targets:
+            keep = [a for a in node.attribute if a.name != "allowzero"]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+    nodes = [n for n in model.graph.node if id(n) not in drop]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
 
 
 def _match_qdq_ranks(model: onnx.ModelProto) -> None:
@@ -139,6 +198,12 @@ def portability_problems(model: onnx.ModelProto, *, precision: str = "fp32") -> 
                     f"{node.op_type} {node.name!r}: scale shape {list(scale.dims)} and zero-point "
                     f"shape {list(zero.dims)} differ in rank (the spec forbids it; onnxruntime-web "
                     f"refuses it: give both the same shape)")
+    dynamic = _dynamic_reshapes(model)
+    if dynamic:
+        problems.append(
+            f"{len(dynamic)} Reshape target(s) computed at run time by Shape ({dynamic[0][0].name!r}, ...) "
+            f"although only the batch axis varies: OpenCV DNN 4 crashes on them at batch > 1 (use "
+            f"the constant [0, C, H, W])")
     if precision == "fp16":
         problems.extend(_fp16_reductions(model))
     return problems
@@ -165,7 +230,8 @@ def check_portable(model: onnx.ModelProto, name: str, *, precision: str = "fp32"
         listed = "\n  - ".join(problems)
         raise ExportError(
             f"{name} would not load (or not compute right) in every ONNX client:\n  - {listed}\n"
-            f"vaekit.export.onnx_checks.make_portable fixes the first four; nothing was written")
+            f"vaekit.export.onnx_checks.make_portable fixes all but float16 normalisation; nothing "
+            f"was written")
 
 
 # ----------------------------------------------------------------------------- float16

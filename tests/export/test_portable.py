@@ -94,6 +94,31 @@ def test_each_planted_defect_is_refused_and_then_fixed(tiny_ckpt, plant, message
     onnx.checker.check_model(model, full_check=True)
 
 
+def group_norm_like_graph() -> onnx.ModelProto:
+    """x [N, 4, 2, 2] -> reshape to [N, 2, 8] -> Relu -> reshape back to Shape(x), as the exporter writes GroupNorm."""
+    h = onnx.helper
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 4, 2, 2])
+    y = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 4, 2, 2])
+    nodes = [h.make_node("Reshape", ["x", "groups"], ["g"]), h.make_node("Relu", ["g"], ["r"]),
+             h.make_node("Shape", ["x"], ["s"], start=0), h.make_node("Reshape", ["r", "s"], ["y"], allowzero=1)]
+    graph = h.make_graph(nodes, "g", [x], [y], [numpy_helper.from_array(np.array([0, 2, -1], dtype=np.int64), "groups")])
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 18)], ir_version=8)
+
+
+def test_a_reshape_target_computed_at_run_time_is_refused_and_made_constant():
+    """OpenCV DNN 4 dies (SIGFPE) at batch > 1 on Shape -> Reshape; [0, C, H, W] says the same."""
+    import onnxruntime as ort
+
+    model = group_norm_like_graph()
+    with pytest.raises(ExportError, match=r"1 Reshape target\(s\) computed at run time by Shape.*OpenCV DNN 4"):
+        check_portable(model, "g.onnx")
+    x = np.random.default_rng(0).standard_normal((3, 4, 2, 2), dtype=np.float32)
+    before = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    make_portable(model)
+    assert portability_problems(model) == [] and [n.op_type for n in model.graph.node] == ["Reshape", "Relu", "Reshape"]
+    np.testing.assert_array_equal(ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0], before)
+
+
 def test_the_quantiser_output_is_refused_without_the_fixes(tiny_ckpt, tmp_path, monkeypatch):
     """ONNX Runtime's quantiser writes three of the defects; the export's check names them."""
     monkeypatch.setattr(graphs, "make_portable", lambda model: model)
