@@ -73,6 +73,21 @@ def test_reconstruct_an_upload_shows_input_reconstruction_and_latent(client, dig
     assert z == pytest.approx(expected.tolist(), abs=2e-3)
 
 
+def test_a_16_bit_upload_keeps_its_picture(client, tmp_path):
+    """A 16-bit PNG (a scanner's output) is scaled by its bit depth, not turned black; a
+    float TIFF beyond [0, 1] is refused with a message."""
+    paper = np.full((300, 200), 62000, np.uint16)  # light paper, 16-bit
+    paper[60:240, 90:112] = 4000  # a dark stroke
+    Image.fromarray(paper).save(tmp_path / "scan16.png")
+    seen, _, _ = client.predict("mnist-tiny", handle_file(str(tmp_path / "scan16.png")),
+                                api_name="/reconstruct")
+    seen = load(seen)
+    assert seen[0, 0] < 30 and seen[56, 56] > 200, "the stroke shows, inverted MNIST-style"
+    Image.fromarray(np.full((40, 40), 7.5, np.float32)).save(tmp_path / "hdr.tif")
+    with pytest.raises(AppError, match=r"values from 7.5 to 7.5.*\[0, 1\]"):
+        client.predict("mnist-tiny", handle_file(str(tmp_path / "hdr.tif")), api_name="/reconstruct")
+
+
 def test_reconstruct_a_colour_upload(client, digit_png):
     seen, recon, _ = client.predict("rgb-tiny", handle_file(digit_png), api_name="/reconstruct")
     assert load(seen).shape == load(recon).shape == (112, 112, 3)
@@ -190,6 +205,28 @@ def test_the_app_does_not_import_torch():
     assert not list(package.glob("*.pyi")), "importing the app must not write files (Gradio .pyi stubs)"
 
 
+def test_the_demo_imports_only_its_stated_dependencies():
+    """runtime + gradio (and its server, starlette) + pillow + matplotlib + numpy: what
+    `pip install .[cpu,demo]` brings; everything else must be the standard library."""
+    import ast
+
+    import vaekit.demo
+
+    allowed = {"vaekit", "gradio", "starlette", "PIL", "matplotlib", "numpy"}
+    package = Path(vaekit.demo.__file__).parent
+    found = set()
+    for file in package.glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                found.add(node.module.split(".")[0])
+                if node.module.startswith("vaekit."):
+                    assert node.module.split(".")[1] in ("runtime", "format", "demo"), node.module
+    outside = {m for m in found - allowed if m not in sys.stdlib_module_names}
+    assert not outside, f"the demo imports {outside}: not in the `demo` extra"
+
+
 def test_build_app_takes_runtime_vaes_by_name(exported):
     """``build_app({name: VAE})``: the runtime object is enough, examples come from its folder."""
     import gradio as gr
@@ -200,7 +237,7 @@ def test_build_app_takes_runtime_vaes_by_name(exported):
     assert isinstance(build_app(vaes), gr.Blocks)
     models = wrap_models(vaes)
     assert models["digits"].examples is not None and len(models["digits"].examples.images) == 300
-    grid, text = Handlers(models).sample("digits", 0, 4, 1.0)
-    assert grid.shape == (4 * (2 * 28 + 2), 4 * (2 * 28 + 2)) and "4 samples" in text
+    picture = Handlers(models).sample("digits", 0, 4, 1.0)
+    assert picture.image.shape == (4 * (2 * 28 + 2), 4 * (2 * 28 + 2)) and "4 samples" in picture.details
     with pytest.raises(ValueError, match="unknown model 'mnist-tiny'"):
         Handlers(models).sample("mnist-tiny", 0, 4, 1.0)

@@ -1,0 +1,42 @@
+"""Loading models for the demo: a damaged examples.npz costs only that model its examples."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from vaekit.demo.handlers import Handlers
+from vaekit.demo.models import load_models
+
+
+@pytest.fixture
+def damaged(exported, tmp_path):
+    """Copies of the tiny MNIST export: one with a truncated examples.npz, one whose
+    examples have the wrong image size."""
+    cut = shutil.copytree(exported["mnist-tiny"], tmp_path / "cut" / "onnx")
+    data = (cut / "examples.npz").read_bytes()
+    (cut / "examples.npz").write_bytes(data[: len(data) // 2])
+    wrong = shutil.copytree(exported["mnist-tiny"], tmp_path / "wrong" / "onnx")
+    np.savez(wrong / "examples.npz", images=np.zeros((3, 1, 8, 8), np.uint8),
+             labels=np.zeros(3, np.int64), classes=np.array(["0"]))
+    return cut, wrong
+
+
+def test_a_damaged_examples_file_is_skipped_with_a_warning(exported, damaged, caplog):
+    cut, wrong = damaged
+    with caplog.at_level("WARNING", logger="vaekit.demo"):
+        models = load_models([exported["mnist-tiny"], cut, wrong], providers="cpu")
+    assert list(models) == ["mnist-tiny", "cut", "wrong"]
+    assert len(models["mnist-tiny"].examples.images) == 300, "the healthy model keeps its examples"
+    for name in ("cut", "wrong"):
+        m = models[name]
+        assert m.examples is None and m.curated == []
+        assert "re-export the model" in m.warning and "examples skipped" in m.describe()
+    assert "not a readable examples file" in models["cut"].warning
+    assert "the model takes uint8 [N, 1, 28, 28]" in models["wrong"].warning
+    assert sum("without built-in examples" in r.message for r in caplog.records) == 2
+    picture = Handlers(models).sample("cut", 0, 4, 1.0)
+    assert picture.image.shape == (4 * 58, 4 * 58), "the model itself is served"
+    with pytest.raises(ValueError, match="exported without examples.npz"):
+        Handlers(models).reconstruct_example("cut", 0)
