@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         dirs = default_model_dirs()
         if not dirs:
             print(
-                "error: no exported models found (looked for checkpoints/*/onnx/vaekit.json in "
+                f"error: no exported models found (looked for checkpoints/*/{ONNX_SUBFOLDER}/{CONTRACT_FILE} in "
                 f"{Path.cwd()} and {REPO_ROOT}).\n"
                 "Export a checkpoint first: python -m vaekit.export checkpoints/<name>\n"
                 "(`make demo` does this for the shipped checkpoints), or pass --models DIR.",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from vaekit.format import CONTRACT_FILE, image_shape
 
 BACKGROUNDS = ("dark", "light")
 FRAMING_METHODS = ("centre-crop", "ink-box")
@@ -101,8 +102,8 @@ class ModelFacts:
     def from_contract(cls, contract: Mapping[str, Any], *, example_images: np.ndarray | None = None,
                       example_classes: tuple[str, ...] = ()) -> ModelFacts:
         """The facts in ``contract``; missing ones derived from the examples (uint8 [N, C, H, W])."""
-        c, h, w, d = (int(contract[k]) for k in ("channels", "height", "width", "latent_dim"))
-        where = f"vaekit.json of {contract.get('checkpoint', 'this model')}"
+        (c, h, w), d = image_shape(contract), int(contract["latent_dim"])
+        where = f"{CONTRACT_FILE} of {contract.get('checkpoint', 'this model')}"
         derived: list[str] = []
         have = example_images is not None and len(example_images) > 0
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from vaekit.format import EXAMPLES_FILE
 
 from .handlers import Reconstruction, readable
 from .models import DemoModel
@@ -122,6 +123,6 @@ def _draw_note(m: DemoModel) -> str:
 
 
 def _no_examples_note(m: DemoModel) -> str:
-    why = (f"its `examples.npz` could not be read ({m.warning})" if m.warning else
-           "no `examples.npz`, written when the dataset is present at export time")
+    why = (f"its `{EXAMPLES_FILE}` could not be read ({m.warning})" if m.warning else
+           f"no `{EXAMPLES_FILE}`, written when the dataset is present at export time")
     return f"**{m.name}** has no built-in examples ({why}): upload a picture instead."

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .contract import PRIOR_FILE, sha256_file
+from .contract import CONTRACT_FILE, PRIOR_FILE, sha256_file
 
 REEXPORT = "re-export with `python -m vaekit.export CHECKPOINT`"
 
@@ -41,7 +41,7 @@ class Prior:
             raise FileNotFoundError(f"{path} is missing: this model samples from a learned prior; {REEXPORT}")
         if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
             raise ValueError(f"{path} is corrupt or was replaced: its sha256 differs from the one in "
-                             f"vaekit.json; {REEXPORT}")
+                             f"{CONTRACT_FILE}; {REEXPORT}")
         with np.load(path, allow_pickle=False) as f:
             means, logvars = f["means"].astype(np.float32), f["logvars"].astype(np.float32)
         if means.ndim != 2 or means.shape[1] != d or logvars.shape != means.shape or not len(means):

@@ -16,6 +16,7 @@ from typing import Any
 import onnxruntime as ort
 
 from .contract import (
+    CONTRACT_FILE,
     GRAPH_NAMES,
     LABEL_INPUT,
     graph_file,
@@ -83,7 +84,7 @@ def open_graph(
     recorded = recorded_sha256(contract, graph, precision)
     if recorded is not None and sha256_file(file) != recorded:
         raise ValueError(f"{file} is corrupt or was replaced: its sha256 differs from the one in "
-                         f"vaekit.json; {fix}")
+                         f"{CONTRACT_FILE}; {fix}")
     session = build_session(file, providers=providers, threads=threads, fix=fix)
     check_graph(session, file, contract, graph, precision)
     return session
@@ -109,16 +110,16 @@ def check_graph(
                             else ("tensor(float)", "float32"))
         if arg.type != onnx_type or dims != want[arg.name]:
             raise ValueError(
-                f"{path.name}: {arg.name!r} is {arg.type} {arg.shape}, but vaekit.json says "
-                f"{dtype} {want[arg.name]}; the graph and vaekit.json come from different exports; {fix}"
+                f"{path.name}: {arg.name!r} is {arg.type} {arg.shape}, but {CONTRACT_FILE} says "
+                f"{dtype} {want[arg.name]}; the graph and {CONTRACT_FILE} come from different exports; {fix}"
             )
     meta = session.get_modelmeta().custom_metadata_map
     expected = metadata_props(contract, graph=graph, precision=precision)
     bad = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v and k != "format"}
     if bad:
-        listed = ", ".join(f"{k}: graph {g!r} vs vaekit.json {j!r}" for k, (g, j) in bad.items())
+        listed = ", ".join(f"{k}: graph {g!r} vs {CONTRACT_FILE} {j!r}" for k, (g, j) in bad.items())
         raise ValueError(
-            f"the metadata of {path.name} does not match vaekit.json ({listed}): the files come "
+            f"the metadata of {path.name} does not match {CONTRACT_FILE} ({listed}): the files come "
             f"from different exports or were edited; {fix}"
         )
 

@@ -356,7 +356,7 @@ def read_config(folder: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a vaekit checkpoint config (it needs a \"model\" section, and "
             f"\"data\"/\"train\" sections as written by `python -m vaekit.train`): point at a "
-            f"folder written by vaekit, or restore its config.json"
+            f"folder written by vaekit, or restore its {CONFIG}"
         )
     for section in ("data", "train"):
         if section in cfg and not isinstance(cfg[section], dict):
@@ -398,7 +398,7 @@ def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu")
         raise CheckpointError(
             f"{folder / WEIGHTS} does not match {folder / CONFIG} (missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}, shape mismatch {shapes[:3]}): the weights come from "
-            f"a different architecture; restore the config.json written with these weights"
+            f"a different architecture; restore the {CONFIG} written with these weights"
         )
     model.load_state_dict(state)
     return model.to(device).eval()
@@ -416,7 +416,7 @@ def load_checkpoint_split(
     """
     _, data_cfg, _ = load_configs(checkpoint)
     if data_cfg is None:
-        raise ValueError(f"{checkpoint}/config.json has no data section, so its dataset is "
+        raise ValueError(f"{Path(checkpoint) / CONFIG} has no data section, so its dataset is "
                          f"unknown: retrain with `python -m vaekit.train` or add a data section")
     recorded = data_cfg.data_root  # "" (the default root) unless training was given one
     root = data_root or (recorded if recorded and Path(recorded).is_dir() else "")

@@ -19,6 +19,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from vaekit.format import CONFIG
+
 from .checkpoint import (
     CHECKPOINT_FILES,
     RESUME,
@@ -144,7 +146,7 @@ def option_differences(saved: dict[str, Any], model_config: VAEConfig, data_conf
             "train": vars(train_config_from_dict(saved["train"])) if "train" in saved else None,
         }
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"the config.json of the run cannot be read back ({e}); restore "
+        raise CheckpointError(f"the {CONFIG} of the run cannot be read back ({e}); restore "
                               f"it, or start over with --overwrite") from e
     diffs = [("model", k, old_model.get(k), v) for k, v in model_config.to_dict().items()
              if old_model.get(k) != v]
