@@ -3,8 +3,8 @@
 * ``train`` never imports ``runtime``, ``export`` or ``demo``; ``runtime`` imports only
   ``vaekit.format`` of vaekit; ``demo`` only ``runtime`` and ``format``; ``format`` no other
   vaekit package, and neither torch nor numpy.
-* Paths to checkpoint and export files are built from :mod:`vaekit.format`'s names, never from
-  a spelled-out file name.
+* The file names of a checkpoint and of an export folder are spelled only in
+  :mod:`vaekit.format`: paths, messages and help texts elsewhere use its constants.
 """
 
 from __future__ import annotations
@@ -55,22 +55,25 @@ FILE_NAMES = ("config.json", "model.safetensors", "metrics.json", "resume.pt", "
               "examples.npz", "encoder.onnx", "decoder.onnx")
 
 
-def path_literals(tree: ast.AST):
-    """String constants that are a file name or end in one as a path (``"x/vaekit.json"``, a glob).
-
-    Messages and help texts that mention a file in prose are not paths and are not listed.
-    """
+def string_literals(tree: ast.AST):
+    """Every string constant in code, docstrings left out (f-strings' literal parts included)."""
+    docstrings = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value.strip()
-            for name in FILE_NAMES:
-                if text == name or text.endswith(("/" + name, "*" + name)):
-                    yield node, name
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node
 
 
 @pytest.mark.parametrize("folder", ["train", "export", "runtime", "demo", "benchmarks", ".ci"])
-def test_file_paths_are_built_from_vaekit_format_names(folder):
+def test_file_names_are_spelled_only_in_vaekit_format(folder):
+    """Paths, messages and help texts use vaekit.format's names (docstrings may name files)."""
     found = [f"{path.relative_to(REPO)}:{node.lineno} spells {name!r}"
              for path in sources(folder)
-             for node, name in path_literals(ast.parse(path.read_text(), str(path)))]
-    assert not found, f"use the constants of vaekit.format (CONFIG, WEIGHTS, CONTRACT_FILE, graph_file, ...): {found}"
+             for node in string_literals(ast.parse(path.read_text(), str(path)))
+             for name in FILE_NAMES if name in node.value]
+    assert not found, ("use the constants of vaekit.format (CONFIG, WEIGHTS, CONTRACT_FILE, "
+                       f"EXAMPLES_FILE, graph_file, ...): {found}")
