@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from vaekit.runtime import VAE
-from vaekit.runtime.contract import EXAMPLES_FILE
+from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
 
 from . import preprocess as pp
 from .facts import ModelFacts
@@ -197,7 +197,7 @@ class DemoModel:
 def model_name(folder: Path) -> str:
     """``checkpoints/mnist-z2/onnx`` -> ``mnist-z2``; any other folder -> its own name."""
     folder = folder.resolve()
-    return folder.parent.name if folder.name == "onnx" else folder.name
+    return folder.parent.name if folder.name == ONNX_SUBFOLDER else folder.name
 
 
 def load_models(paths: list[str | os.PathLike], *, providers: Any = "auto") -> dict[str, DemoModel]:
