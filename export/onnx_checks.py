@@ -257,3 +257,12 @@ def required_versions(model: onnx.ModelProto) -> dict[str, object]:
 
 #: the oldest ONNX Runtime the graphs are written for (reads IR <= 9 and opset 18)
 MIN_ONNXRUNTIME = "1.16"
+
+#: what some clients cannot do with these graphs (tests/embed/test_matrix.py measures them);
+#: written into vaekit.json["requires"]["client_limits"]. Every other client: any batch N >= 1.
+CLIENT_LIMITS = (
+    {"client": "OpenCV DNN 4.x (4.10-4.14)", "precision": "int8", "safe_batch_sizes": [1],
+     "why": "at batch > 1 it computes wrong values (no error); fp32 and fp16 run at any batch"},
+    {"client": "OpenCV DNN 5.0", "precision": "int8", "safe_batch_sizes": [],
+     "why": "refuses QDQ int8 graphs; fp32 and fp16 run at any batch"},
+)

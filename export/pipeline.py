@@ -50,7 +50,7 @@ from vaekit.train.model import VAE
 
 from .freshness import default_out
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
-from .onnx_checks import fp16_computed_outputs, required_versions
+from .onnx_checks import CLIENT_LIMITS, fp16_computed_outputs, required_versions
 from .stale import clean_stale, staging_prefix
 
 PARITY_BATCHES = (1, 7, 64)
@@ -464,7 +464,8 @@ def _requires(folder: Path, contract: dict[str, Any]) -> dict[str, Any]:
         for domain, version in n["opsets"].items():
             opsets[domain] = max(version, opsets.get(domain, 0))
     return {"ir_version": max(n["ir_version"] for n in needs), "opsets": opsets,
-            "onnxruntime": f">={needs[0]['onnxruntime']}"}
+            "onnxruntime": f">={needs[0]['onnxruntime']}", "batch_sizes": "any N >= 1",
+            "client_limits": [dict(limit) for limit in CLIENT_LIMITS]}
 
 
 def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:

@@ -47,8 +47,11 @@ def test_every_exported_graph_is_portable(tiny_ckpt, file):
 
 def test_the_contract_records_what_a_client_needs(tiny_ckpt):
     c = json.loads((tiny_ckpt / "onnx" / "vaekit.json").read_text())
-    assert c["requires"] == {"ir_version": 8, "opsets": {"ai.onnx": 18},
-                             "onnxruntime": f">={MIN_ONNXRUNTIME}"}
+    requires = {k: v for k, v in c["requires"].items() if k != "client_limits"}
+    assert requires == {"ir_version": 8, "opsets": {"ai.onnx": 18}, "onnxruntime": f">={MIN_ONNXRUNTIME}",
+                        "batch_sizes": "any N >= 1"}
+    assert {(x["client"], x["precision"]) for x in c["requires"]["client_limits"]} == {
+        ("OpenCV DNN 4.x (4.10-4.14)", "int8"), ("OpenCV DNN 5.0", "int8")}
     assert c["encoder"]["ir_version"] == c["variants"]["int8"]["decoder"]["ir_version"] == 8
 
 
