@@ -20,7 +20,7 @@ from . import tab_explorer, tab_interpolate, tab_reconstruct, tab_sample
 from .handlers import Handlers, readable
 from .models import DemoModel, load_models, wrap_models
 from .server import DELETE_CACHE, launch
-from .tabs import Context, outputs, updates
+from .tabs import Context, Header, header_view, outputs, updates
 from .widgets import PictureStore
 
 __all__ = ["DemoModel", "Handlers", "build_app", "launch", "load_models", "opening_model", "wrap_models"]
@@ -58,22 +58,29 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=delete_cache) as app:
         ctx = Context(handlers=Handlers(dm), store=PictureStore(app.GRADIO_CACHE))
         gr.Markdown(INTRO)
+        hv = header_view(first)
         with gr.Row():
-            picker = gr.Dropdown(
-                choices=[(m.choice_label(), m.name) for m in dm.values()], value=first.name,
-                label="Model", interactive=True, scale=1, elem_id="model-picker",
-            )
-            info = gr.Markdown(first.describe(), elem_id="model-info")
+            with gr.Column(scale=1):
+                picker = gr.Dropdown(
+                    choices=[(m.choice_label(), m.name) for m in dm.values()], value=first.name,
+                    label="Model", interactive=True, elem_id="model-picker",
+                )
+                label = gr.Dropdown(label="Class (this model is conditional)", interactive=True,
+                                    elem_id="class-picker", **hv["label"])
+            with gr.Column(scale=2):
+                info = gr.Markdown(elem_id="model-info", **hv["info"])
+        header = Header(model=picker, label=label, info=info)
         with gr.Tabs():
-            tabs = [(module, module.build(picker, ctx, first)) for module in TABS]
+            tabs = [(module, module.build(header, ctx, first)) for module in TABS]
 
         def on_model(name: str) -> dict[Any, Any]:
             m = ctx.handlers.model(name)
-            out: dict[Any, Any] = {info: m.describe()}
+            out = updates(header, header_view(m))
             for module, tab in tabs:
                 out.update(updates(tab, module.view(m, ctx)))
             return out
 
-        switched = [info] + [c for module, tab in tabs for c in outputs(tab, module.view(first, ctx))]
+        switched = outputs(header, hv)
+        switched += [c for module, tab in tabs for c in outputs(tab, module.view(first, ctx))]
         picker.change(readable(on_model), [picker], switched, api_visibility="private")
     return app

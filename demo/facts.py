@@ -9,7 +9,8 @@ The exporter writes these keys; the demo never re-derives them from a dataset na
                  ``{"method": "ink-box", "box": b, "centre": "mass" | "box"}``: the strokes'
                  bounding box scaled into ``b`` of the frame and centred by centre of mass or
                  by box (MNIST: 20/28, mass; Fashion-MNIST: 1.0, box)
-``class_names``  the label of each class (``[]``: unlabelled)
+``class_names``  the classes a conditional model takes (``[]`` for an unconditional one: the
+                 demo then names classes after the built-in examples' labels)
 ``plottable``    whether the latent space can be drawn as a plane (``latent_dim == 2``)
 ``num_classes``  > 0 for a conditional model (its decoder takes a class label)
 
@@ -126,11 +127,12 @@ class ModelFacts:
                 raise ValueError(f"{where}: {e}; re-export the model") from None
 
         names = contract.get("class_names")
-        if names is None:
+        if names is not None and (not isinstance(names, (list, tuple))
+                                  or not all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{where}: class_names must be a list of strings, got {names!r}")
+        if not names:  # absent, or [] (an unconditional model): the examples' labels, if any
             derived.append("class_names")
             names = tuple(example_classes)
-        elif not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"{where}: class_names must be a list of strings, got {names!r}")
 
         plottable = contract.get("plottable")
         if plottable is None:

@@ -29,7 +29,7 @@ MAX_SAMPLES = 64
 MAX_STEPS = 24
 MAX_SEED = 2**31 - 1
 MAX_TEMPERATURE = 3.0
-MIXED_CLASSES = -1  # the class picker's "every class in turn"
+ANY_CLASS = -1  # the class menu's default: every class in turn, or an example's own class
 METHODS = {"linear": "linear", "spherical": "slerp", "slerp": "slerp"}
 
 
@@ -122,14 +122,32 @@ class Handlers:
             raise ValueError(f"unknown model {name!r}: this server serves {', '.join(self.models)}")
         return self.models[name]
 
+    def conditioning(self, m: DemoModel, label: Any, *, fallback: int | None = None,
+                     what: str = "your picture") -> dict[str, int]:
+        """``{}`` for an unconditional model; else ``{"labels": k}`` for the class chosen in
+        the Class menu (``label``), or ``fallback`` when it is left at :data:`ANY_CLASS`."""
+        if not m.facts.conditional:
+            return {}
+        k = ANY_CLASS if label is None or label == "" else int_arg(
+            label, "class", ANY_CLASS, m.facts.num_classes - 1)
+        if k == ANY_CLASS:
+            k = fallback if fallback is not None and fallback >= 0 else ANY_CLASS
+        if k == ANY_CLASS:
+            raise ValueError(f"{m.name} is conditional (it draws the class you give it): pick the "
+                             f"class of {what} in the Class menu next to the model")
+        return {"labels": int(k)}
+
     # -- reconstruct -------------------------------------------------------------------------
-    def _reconstruct(self, m: DemoModel, x: np.ndarray, source: str) -> Reconstruction:
+    def _reconstruct(self, m: DemoModel, x: np.ndarray, source: str,
+                     cond: dict[str, int]) -> Reconstruction:
         """``x`` uint8 [C, H, W] -> what the model sees, its reconstruction, details."""
         t0 = time.perf_counter()
-        mean, _ = m.vae.encode(x[None])
+        mean, _ = m.vae.encode(x[None], **cond)
         t1 = time.perf_counter()
-        recon = m.vae.decode(mean)
+        recon = m.vae.decode(mean, **cond)
         t2 = time.perf_counter()
+        if cond:
+            source += f", class {m.facts.class_name(cond['labels'])}"
         details = (
             f"{source} → latent mean z ({m.latent_dim}-D):\n{format_latent(mean[0])}\n"
             f"encode {ms(t1 - t0)} · decode {ms(t2 - t1)} on {m.provider}"
@@ -137,17 +155,20 @@ class Handlers:
         return Reconstruction(pp.to_display(x, scale=m.scale), pp.to_display(recon[0], scale=m.scale),
                               details)
 
-    def reconstruct(self, model: str, image_path: str | None) -> Reconstruction:
+    def reconstruct(self, model: str, image_path: str | None, label: Any = ANY_CLASS) -> Reconstruction:
         m = self.model(model)
         if not image_path:
             raise ValueError("no image uploaded: upload a picture, draw one, or click a built-in example")
+        cond = self.conditioning(m, label, what="your picture")
         image = pp.open_image(image_path)
         x = pp.photo_to_input(image, m.spec)
         w, h = image.size
-        return self._reconstruct(m, x, f"upload {w}×{h}")
+        return self._reconstruct(m, x, f"upload {w}×{h}", cond)
 
-    def reconstruct_sketch(self, model: str, sketch: dict | np.ndarray | None) -> Reconstruction:
+    def reconstruct_sketch(self, model: str, sketch: dict | np.ndarray | None,
+                           label: Any = ANY_CLASS) -> Reconstruction:
         m = self.model(model)
+        cond = self.conditioning(m, label, what="your drawing")
         if m.spec.channels != 1:
             raise ValueError(
                 f"drawing needs a greyscale model; {m.name} takes colour pictures: upload one instead"
@@ -158,28 +179,32 @@ class Handlers:
         if isinstance(composite, (str, os.PathLike)):
             composite = np.asarray(pp.open_image(composite))
         x = pp.sketch_to_input(np.asarray(composite), m.spec)
-        return self._reconstruct(m, x, "sketch")
+        return self._reconstruct(m, x, "sketch", cond)
 
-    def reconstruct_example(self, model: str, index: Any) -> Reconstruction:
+    def reconstruct_example(self, model: str, index: Any, label: Any = ANY_CLASS) -> Reconstruction:
+        """Built-in example #``index``; a conditional model gets the example's own class
+        unless another is chosen."""
         m = self.model(model)
         if m.examples is None or not len(m.examples.images):
             raise ValueError(f"{m.name} was exported without {EXAMPLES_FILE}: upload a picture instead")
         i = int_arg(index, "example index", 0, len(m.examples.images) - 1)
-        return self._reconstruct(m, m.examples.images[i], f"example #{i} ({m.examples.label_name(i)})")
+        cond = self.conditioning(m, label, fallback=int(m.examples.labels[i]), what="this example")
+        return self._reconstruct(m, m.examples.images[i], f"example #{i} ({m.examples.label_name(i)})",
+                                 cond)
 
-    def pick_example(self, model: str, position: Any) -> Reconstruction:
+    def pick_example(self, model: str, position: Any, label: Any = ANY_CLASS) -> Reconstruction:
         """A gallery click (position in the curated list) -> that example's reconstruction."""
         m = self.model(model)
         k = int(position if not isinstance(position, (list, tuple)) else position[0])
         if not 0 <= k < len(m.curated):
             raise ValueError("that example is not available any more: pick another one")
-        return self.reconstruct_example(model, m.curated[k])
+        return self.reconstruct_example(model, m.curated[k], label)
 
     # -- sample ------------------------------------------------------------------------------
     def sample(self, model: str, seed: Any, count: Any, temperature: Any,
-               label: Any = MIXED_CLASSES) -> Picture:
+               label: Any = ANY_CLASS) -> Picture:
         """``count`` samples; for a conditional model, of class ``label`` (or every class in
-        turn with :data:`MIXED_CLASSES`); the label is ignored by unconditional models."""
+        turn with :data:`ANY_CLASS`); the label is ignored by unconditional models."""
         m = self.model(model)
         seed = int_arg(seed, "seed", 0, MAX_SEED)
         count = int_arg(count, "count", 1, MAX_SAMPLES)
@@ -187,12 +212,12 @@ class Handlers:
         extra: dict[str, Any] = {}
         what = ""
         if m.facts.conditional:
-            k = MIXED_CLASSES if label is None or label == "" else int_arg(
-                label, "class", MIXED_CLASSES, m.facts.num_classes - 1)
-            labels = (np.arange(count) % m.facts.num_classes if k == MIXED_CLASSES
+            k = ANY_CLASS if label is None or label == "" else int_arg(
+                label, "class", ANY_CLASS, m.facts.num_classes - 1)
+            labels = (np.arange(count) % m.facts.num_classes if k == ANY_CLASS
                       else np.full(count, k))
             extra["labels"] = labels.astype(np.int64)
-            what = " of every class in turn" if k == MIXED_CLASSES else f" of class {m.facts.class_name(k)}"
+            what = " of every class in turn" if k == ANY_CLASS else f" of class {m.facts.class_name(k)}"
         t0 = time.perf_counter()
         images = m.vae.sample(count, seed=seed, temperature=temperature, **extra)
         dt = time.perf_counter() - t0
@@ -201,30 +226,39 @@ class Handlers:
         return Picture(pp.to_display(pp.tile(images), scale=m.scale), text)
 
     # -- interpolate -------------------------------------------------------------------------
-    def _endpoint(self, m: DemoModel, index: Any, path: str | None, which: str) -> tuple[np.ndarray, str]:
+    def _endpoint(self, m: DemoModel, index: Any, path: str | None,
+                  which: str) -> tuple[np.ndarray, str, int | None]:
+        """(picture, description, its class when it is a labelled example)."""
         if path:
             image = pp.open_image(path)
-            return pp.photo_to_input(image, m.spec), f"{which}: upload"
+            return pp.photo_to_input(image, m.spec), f"{which}: upload", None
         if index is None or index == "":
             raise ValueError(f"image {which} is missing: upload a picture or pick a built-in example")
         if m.examples is None or not len(m.examples.images):
             raise ValueError(f"{m.name} has no built-in examples: upload picture {which}")
         i = int_arg(index, f"example index for {which}", 0, len(m.examples.images) - 1)
-        return m.examples.images[i], f"{which}: example #{i} ({m.examples.label_name(i)})"
+        return (m.examples.images[i], f"{which}: example #{i} ({m.examples.label_name(i)})",
+                int(m.examples.labels[i]))
 
     def interpolate(self, model: str, a_index: Any, a_path: str | None, b_index: Any,
-                    b_path: str | None, steps: Any, method: Any) -> Picture:
+                    b_path: str | None, steps: Any, method: Any, label: Any = ANY_CLASS) -> Picture:
+        """The path from A to B; a conditional model encodes and decodes all of it with one
+        class: the one chosen, else A's (or B's) own."""
         m = self.model(model)
         steps = int_arg(steps, "steps", 2, MAX_STEPS)
         if method not in METHODS:
             raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}")
-        xa, la = self._endpoint(m, a_index, a_path, "A")
-        xb, lb = self._endpoint(m, b_index, b_path, "B")
+        xa, la, ka = self._endpoint(m, a_index, a_path, "A")
+        xb, lb, kb = self._endpoint(m, b_index, b_path, "B")
+        own = ka if ka is not None and ka >= 0 else kb
+        cond = self.conditioning(m, label, fallback=own, what="the path")
         t0 = time.perf_counter()
-        mean, _ = m.vae.encode(np.stack([xa, xb]))
+        mean, _ = m.vae.encode(np.stack([xa, xb]), **cond)
         t1 = time.perf_counter()
         z = interpolate_latents(mean[0], mean[1], steps, method=METHODS[method])
-        images = m.vae.decode(z)
+        images = m.vae.decode(z, **cond)
+        if cond:
+            lb += f", class {m.facts.class_name(cond['labels'])}"
         t2 = time.perf_counter()
         text = (
             f"{la} → {lb}, {steps} steps, {method}: encode {ms(t1 - t0)} · "
@@ -242,15 +276,19 @@ class Handlers:
             )
         return m
 
-    def explore(self, model: str, z1: Any, z2: Any) -> Exploration:
+    def explore(self, model: str, z1: Any, z2: Any, label: Any = ANY_CLASS) -> Exploration:
+        """Decode the point (z1, z2); a conditional model with its first class unless
+        another is chosen."""
         m = self.explorer_model(model)
         lim = 10.0 * m.limit
         z1 = float_arg(z1, "z1", -lim, lim)
         z2 = float_arg(z2, "z2", -lim, lim)
+        cond = self.conditioning(m, label, fallback=0)
         t0 = time.perf_counter()
-        image = m.vae.decode(np.array([[z1, z2]], dtype=np.float32))
+        image = m.vae.decode(np.array([[z1, z2]], dtype=np.float32), **cond)
         dt = time.perf_counter() - t0
-        text = f"z = ({z1:.2f}, {z2:.2f}): decode {ms(dt)} on {m.provider}"
+        what = f", class {m.facts.class_name(cond['labels'])}" if cond else ""
+        text = f"z = ({z1:.2f}, {z2:.2f}){what}: decode {ms(dt)} on {m.provider}"
         return Exploration(m.scatter.marked(z1, z2), pp.to_display(image[0], scale=m.scale * 2), text)
 
     def click_plot(self, model: str, x: float, y: float) -> tuple[float, float]:

@@ -183,10 +183,15 @@ class DemoModel:
         labels = None
         classes: tuple[str, ...] = ()
         if self.examples is not None and len(self.examples.images):
-            imgs = self.examples.images
-            points = np.concatenate(
-                [self.vae.encode(imgs[i : i + ENCODE_CHUNK])[0] for i in range(0, len(imgs), ENCODE_CHUNK)]
-            )
+            imgs, labels = self.examples.images, self.examples.labels
+            conditional = self.facts.conditional and bool(np.all(labels >= 0))
+
+            def encode(i: int) -> np.ndarray:
+                cond = {"labels": labels[i : i + ENCODE_CHUNK]} if conditional else {}
+                return self.vae.encode(imgs[i : i + ENCODE_CHUNK], **cond)[0]
+
+            points = (np.concatenate([encode(i) for i in range(0, len(imgs), ENCODE_CHUNK)])
+                      if conditional or not self.facts.conditional else np.zeros((0, 2)))
             labels, classes = self.examples.labels, self.examples.classes
             finite = np.abs(points[np.all(np.isfinite(points), axis=1)])
             if len(finite):

@@ -2,7 +2,8 @@
 as a scatter; two sliders (or a click on the plot) pick a point, which is decoded live.
 
 For any other model the plot and sliders are hidden (a note says why), so nothing on the
-page looks usable and does nothing. API endpoint: ``explore`` (model, z1, z2).
+page looks usable and does nothing. API endpoint: ``explore`` (model, z1, z2, class of a
+conditional model: -1 for its first).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .handlers import readable
+from .handlers import ANY_CLASS, readable
 from .models import DemoModel
-from .tabs import Context, View
+from .tabs import Context, Header, View
 from .widgets import shown_image
 
 
@@ -52,7 +53,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> ExplorerTab:
+def build(header: Header, ctx: Context, first: DemoModel) -> ExplorerTab:
     v = view(first, ctx)
     h = ctx.handlers
     with gr.Tab("Latent explorer", id="explorer"):
@@ -72,28 +73,28 @@ def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> ExplorerTab:
     tab = ExplorerTab(note, panel, plot, z1, z2, decoded, details)
     outs = [plot, decoded, details]
 
-    def shown(model, a, b):
-        r = h.explore(model, a, b)
+    def shown(model, a, b, label=ANY_CLASS):
+        r = h.explore(model, a, b, label)
         return {plot: ctx.store(r.plot), decoded: ctx.store(r.decoded), details: r.details}
 
-    def live(model, a, b):
+    def live(model, a, b, label=ANY_CLASS):
         """Slider events (a drag, a typed value, a plot click, a model switch): nothing to do
         for a model without a plane (its panel is hidden)."""
         m = h.model(model)
         if not (m.plottable and m.scatter is not None):
             return {}
-        return shown(model, a, b)
+        return shown(model, a, b, label)
 
     def click(model, evt: gr.SelectData):
         a, b = h.click_plot(model, *evt.index)
         return {z1: a, z2: b}
 
-    for slider in (z1, z2):
-        slider.change(readable(live), [picker, z1, z2], outs, api_visibility="private",
-                      trigger_mode="always_last")
+    point = [header.model, z1, z2, header.label]
+    for event in (z1.change, z2.change, header.label.change):
+        event(readable(live), point, outs, api_visibility="private", trigger_mode="always_last")
     # the API twin, strict: a model without a plane is a readable error
-    api_button.click(readable(shown), [picker, z1, z2], outs, api_name="explore")
-    plot.select(readable(click), [picker], [z1, z2], api_visibility="private")
+    api_button.click(readable(shown), point, outs, api_name="explore")
+    plot.select(readable(click), [header.model], [z1, z2], api_visibility="private")
     return tab
 
 

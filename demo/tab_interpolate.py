@@ -2,7 +2,7 @@
 decoded as a strip.
 
 API endpoint: ``interpolate`` (model, example A, upload A, example B, upload B, steps,
-method); an upload overrides the example of its side.
+method, class of a conditional model); an upload overrides the example of its side.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .handlers import MAX_STEPS, readable
+from .handlers import ANY_CLASS, MAX_STEPS, readable
 from .models import DemoModel
-from .tabs import Context, View
+from .tabs import Context, Header, View
 from .widgets import shown_image, upload_image
 
 
@@ -42,7 +42,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> InterpolateTab:
+def build(header: Header, ctx: Context, first: DemoModel) -> InterpolateTab:
     v = view(first, ctx)
     with gr.Tab("Interpolate", id="interpolate"):
         with gr.Row():
@@ -63,10 +63,12 @@ def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> InterpolateTab
         details = gr.Textbox(label="Timing", interactive=False, elem_id="interp-details")
     tab = InterpolateTab(a_pick, a_upload, b_pick, b_upload, steps, method, button, image, details)
 
-    def run(model, a_index, a_path, b_index, b_path, steps_value, method_value):
-        r = ctx.handlers.interpolate(model, a_index, a_path, b_index, b_path, steps_value, method_value)
+    def run(model, a_index, a_path, b_index, b_path, steps_value, method_value, label=ANY_CLASS):
+        r = ctx.handlers.interpolate(model, a_index, a_path, b_index, b_path, steps_value,
+                                     method_value, label)
         return {image: ctx.store(r.image), details: r.details}
 
-    button.click(readable(run), [picker, a_pick, a_upload, b_pick, b_upload, steps, method],
+    button.click(readable(run), [header.model, a_pick, a_upload, b_pick, b_upload, steps, method,
+                                 header.label],
                  [image, details], api_name="interpolate")
     return tab

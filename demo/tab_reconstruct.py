@@ -2,7 +2,8 @@
 and its reconstruction, with the latent mean and timings.
 
 API endpoints: ``reconstruct`` (model, image file), ``reconstruct_sketch`` (model, sketchpad
-value), ``reconstruct_example`` (model, example index).
+value), ``reconstruct_example`` (model, example index); each takes the class of a
+conditional model last (-1: an example's own class).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import gradio as gr
 from vaekit.format import EXAMPLES_FILE
 
-from .handlers import Reconstruction, readable
+from .handlers import ANY_CLASS, Reconstruction, readable
 from .models import DemoModel
-from .tabs import Context, View
+from .tabs import Context, Header, View
 from .widgets import shown_image, upload_image
 
 
@@ -54,7 +55,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> ReconstructTab:
+def build(header: Header, ctx: Context, first: DemoModel) -> ReconstructTab:
     v = view(first, ctx)
     h = ctx.handlers
     with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
@@ -90,24 +91,28 @@ def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> ReconstructTab
                          sketch_button, seen, output, details)
     outs = [seen, output, details]
 
-    def from_upload(model: str, path: str | None):
-        return tab.shown(h.reconstruct(model, path), ctx)
+    def from_upload(model: str, path: str | None, label=ANY_CLASS):
+        return tab.shown(h.reconstruct(model, path, label), ctx)
 
-    def from_sketch(model: str, sketch_value: Any):
-        return tab.shown(h.reconstruct_sketch(model, sketch_value), ctx)
+    def from_sketch(model: str, sketch_value: Any, label=ANY_CLASS):
+        return tab.shown(h.reconstruct_sketch(model, sketch_value, label), ctx)
 
-    def from_example(model: str, index: Any):
-        return tab.shown(h.reconstruct_example(model, index), ctx)
+    def from_example(model: str, index: Any, label=ANY_CLASS):
+        return tab.shown(h.reconstruct_example(model, index, label), ctx)
 
-    def from_gallery(model: str, evt: gr.SelectData):
-        return tab.shown(h.pick_example(model, evt.index), ctx)
+    def from_gallery(model: str, label: Any, evt: gr.SelectData):
+        return tab.shown(h.pick_example(model, evt.index, label), ctx)
 
-    upload_button.click(readable(from_upload), [picker, upload], outs, api_name="reconstruct")
-    upload.upload(readable(from_upload), [picker, upload], outs, api_visibility="private")
-    sketch_button.click(readable(from_sketch), [picker, sketch], outs, api_name="reconstruct_sketch")
-    gallery.select(readable(from_gallery), [picker], outs, api_visibility="private")
+    picked = [header.model, upload, header.label]
+    upload_button.click(readable(from_upload), picked, outs, api_name="reconstruct")
+    upload.upload(readable(from_upload), picked, outs, api_visibility="private")
+    sketch_button.click(readable(from_sketch), [header.model, sketch, header.label], outs,
+                        api_name="reconstruct_sketch")
+    gallery.select(readable(from_gallery), [header.model, header.label], outs,
+                   api_visibility="private")
     # the API twin of a gallery click: reconstruct built-in example #index
-    example_button.click(readable(from_example), [picker, index], outs, api_name="reconstruct_example")
+    example_button.click(readable(from_example), [header.model, index, header.label], outs,
+                         api_name="reconstruct_example")
     return tab
 
 

@@ -1,5 +1,5 @@
-"""The Sample tab: a grid of images decoded from the prior, with seed, count and temperature,
-and, for a conditional model, the class to draw.
+"""The Sample tab: a grid of images decoded from the prior, with seed, count and temperature;
+for a conditional model, of the class chosen in the header's Class menu.
 
 API endpoint: ``sample`` (model, seed, count, temperature, class: -1 for every class in
 turn; ignored by unconditional models).
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .handlers import MAX_SAMPLES, MAX_SEED, MIXED_CLASSES, readable
+from .handlers import ANY_CLASS, MAX_SAMPLES, MAX_SEED, readable
 from .models import DemoModel
-from .tabs import Context, View
+from .tabs import Context, Header, View
 from .widgets import shown_image
 
 
@@ -22,25 +22,19 @@ class SampleTab:
     seed: gr.Number
     count: gr.Slider
     temperature: gr.Slider
-    label: gr.Dropdown
     button: gr.Button
     image: gr.Image
     details: gr.Textbox
 
 
 def view(m: DemoModel, ctx: Context) -> View:
-    f = m.facts
-    choices = [("every class in turn", MIXED_CLASSES)]
-    choices += [(f.class_name(k), k) for k in range(f.num_classes)]
     return {
-        "label": {"choices": choices, "value": MIXED_CLASSES, "visible": f.conditional},
         "image": {"value": None},
         "details": {"value": ""},
     }
 
 
-def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> SampleTab:
-    v = view(first, ctx)
+def build(header: Header, ctx: Context, first: DemoModel) -> SampleTab:
     with gr.Tab("Sample", id="sample"), gr.Row():
         with gr.Column(scale=1):
             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED,
@@ -49,18 +43,16 @@ def build(picker: gr.Dropdown, ctx: Context, first: DemoModel) -> SampleTab:
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05,
                                     label="Temperature (prior std multiplier)",
                                     elem_id="sample-temperature")
-            label = gr.Dropdown(label="Class (conditional model)", interactive=True,
-                                elem_id="sample-class", **v["label"])
             button = gr.Button("Sample", variant="primary", elem_id="sample-button")
         with gr.Column(scale=2):
             image = shown_image("Samples", "sample-output", height=460)
             details = gr.Textbox(label="Timing", interactive=False, elem_id="sample-details")
-    tab = SampleTab(seed, count, temperature, label, button, image, details)
+    tab = SampleTab(seed, count, temperature, button, image, details)
 
-    def run(model, seed_value, count_value, temperature_value, label_value=MIXED_CLASSES):
+    def run(model, seed_value, count_value, temperature_value, label_value=ANY_CLASS):
         r = ctx.handlers.sample(model, seed_value, count_value, temperature_value, label_value)
         return {image: ctx.store(r.image), details: r.details}
 
-    button.click(readable(run), [picker, seed, count, temperature, label], [image, details],
+    button.click(readable(run), [header.model, seed, count, temperature, header.label], [image, details],
                  api_name="sample")
     return tab

@@ -1,7 +1,7 @@
 """What every tab builder shares.
 
-A tab is a dataclass of its components, built by the tab module's ``build(picker, ctx,
-first)``; its look for one model is the module's ``view(m, ctx)``: component field name ->
+A tab is a dataclass of its components, built by the tab module's ``build(header, ctx,
+first)`` (the header holds the model picker and the class menu every handler reads); its look for one model is the module's ``view(m, ctx)``: component field name ->
 the props that component takes for that model. The same view gives the components their
 first props when the page is built and the updates when the visitor picks another model
 (:func:`updates`), so a model switch resets exactly what the first page load sets, by
@@ -16,10 +16,28 @@ from typing import Any
 
 import gradio as gr
 
-from .handlers import Handlers
+from .handlers import ANY_CLASS, Handlers
+from .models import DemoModel
 from .widgets import PictureStore
 
 View = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Header:
+    """The page's header: what every tab's handlers take first."""
+
+    model: gr.Dropdown  # the model picker (value: the model's name)
+    label: gr.Dropdown  # the class menu, shown for conditional models (value: -1 or a class)
+    info: gr.Markdown
+
+
+def header_view(m: DemoModel) -> View:
+    f = m.facts
+    choices = [("any (every class in turn / an example's own)", ANY_CLASS)]
+    choices += [(f.class_name(k), k) for k in range(f.num_classes)]
+    return {"label": {"choices": choices, "value": ANY_CLASS, "visible": f.conditional},
+            "info": {"value": m.describe()}}
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,9 @@ def page(browser, served):
     pg.on("request", lambda r: urlparse(r.url).netloc not in ("", host)
           and urlparse(r.url).scheme in ("http", "https", "ws", "wss")
           and pg.outside_requests.append(r.url))
-    pg.on("requestfailed", lambda r: "/file=" in r.url  # pictures (event streams end by abort)
+    # pictures only (event streams end by an abort), and not the browser cancelling a picture
+    # that a newer one replaced before it loaded (net::ERR_ABORTED)
+    pg.on("requestfailed", lambda r: "/file=" in r.url and "ERR_ABORTED" not in (r.failure or "")
           and pg.failed_requests.append(f"{r.url}: {r.failure}"))
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.goto(url, wait_until="networkidle")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from vaekit.demo import tab_explorer, tab_interpolate, tab_reconstruct, tab_sample
+from vaekit.demo import tab_explorer, tab_interpolate, tab_reconstruct
 from vaekit.demo.app import TABS, build_app, opening_model
-from vaekit.demo.handlers import MIXED_CLASSES, Handlers
+from vaekit.demo.handlers import ANY_CLASS, Handlers
 from vaekit.demo.models import wrap_models
-from vaekit.demo.tabs import Context
+from vaekit.demo.tabs import Context, header_view
 from vaekit.demo.widgets import PictureStore
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting")
@@ -37,16 +37,19 @@ class StandIn:
     def image_shape(self):
         return tuple(self.metadata[k] for k in ("channels", "height", "width"))
 
-    def encode(self, x):
+    def encode(self, x, **labels):
+        self.labels = labels.get("labels")
         z = np.zeros((len(x), self.latent_dim), np.float32)
         return z, z
 
-    def decode(self, z):
+    def decode(self, z, **labels):
+        self.labels = labels.get("labels")
         return np.full((len(z), *self.image_shape), 0.5, np.float32)
 
-    def sample(self, n, *, seed=None, temperature=1.0, **extra):
-        self.labels = extra.get("labels")
-        return self.decode(np.zeros((n, self.latent_dim)))
+    def sample(self, n, *, seed=None, temperature=1.0, **labels):
+        images = self.decode(np.zeros((n, self.latent_dim)))
+        self.labels = labels.get("labels")
+        return images
 
 
 @pytest.fixture
@@ -97,21 +100,32 @@ def test_the_draw_tab_speaks_of_the_models_classes(ctx):
     assert "0, 1, 2" in tab_reconstruct.view(models["digits-z2"], ctx)["sketch"]["label"]
 
 
-def test_class_picker_only_for_a_conditional_model(ctx):
+def test_class_menu_only_for_a_conditional_model(ctx, tmp_path):
     models = ctx.handlers.models
-    assert tab_sample.view(models["digits-z2"], ctx)["label"]["visible"] is False
-    picker = tab_sample.view(models["cond-z2"], ctx)["label"]
-    assert picker["visible"] is True
-    assert picker["choices"] == [("every class in turn", MIXED_CLASSES), ("a", 0), ("b", 1), ("c", 2)]
-    h = ctx.handlers
+    assert header_view(models["digits-z2"])["label"]["visible"] is False
+    menu = header_view(models["cond-z2"])["label"]
+    assert menu["visible"] is True and menu["value"] == ANY_CLASS
+    assert [c[1] for c in menu["choices"]] == [ANY_CLASS, 0, 1, 2]
+    assert [c[0] for c in menu["choices"][1:]] == ["a", "b", "c"]
+    h, vae = ctx.handlers, models["cond-z2"].vae
     picture = h.sample("cond-z2", 0, 4, 1.0, 1)
-    assert list(models["cond-z2"].vae.labels) == [1, 1, 1, 1] and "of class b" in picture.details
-    h.sample("cond-z2", 0, 4, 1.0, MIXED_CLASSES)
-    assert list(models["cond-z2"].vae.labels) == [0, 1, 2, 0]
+    assert list(vae.labels) == [1, 1, 1, 1] and "of class b" in picture.details
+    h.sample("cond-z2", 0, 4, 1.0, ANY_CLASS)
+    assert list(vae.labels) == [0, 1, 2, 0], "every class in turn"
     h.sample("digits-z2", 0, 4, 1.0, 1)
     assert models["digits-z2"].vae.labels is None, "an unconditional model gets no labels"
     with pytest.raises(ValueError, match="class must be a whole number from -1 to 2"):
         h.sample("cond-z2", 0, 4, 1.0, 7)
+    # the explorer decodes with the chosen class (its first by default)
+    assert "class c" in h.explore("cond-z2", 0.5, 0.5, 2).details and vae.labels == 2
+    assert "class a" in h.explore("cond-z2", 0.5, 0.5).details
+    # an upload has no class of its own: the visitor is asked for one
+    from PIL import Image
+
+    Image.new("L", (28, 28)).save(tmp_path / "x.png")
+    with pytest.raises(ValueError, match="pick the class of your picture in the Class menu"):
+        h.reconstruct("cond-z2", str(tmp_path / "x.png"))
+    assert "class b" in h.reconstruct("cond-z2", str(tmp_path / "x.png"), 1).details
 
 
 def test_interpolate_choices_follow_the_model(ctx):
