@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 RUNTIME_VENV ?= build/runtime-only-venv
 
-.PHONY: setup browser npm-deps ort-oldest lint test runtime-only demo bench clean
+.PHONY: setup browser npm-deps old-clients lint test runtime-only demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,17 +40,21 @@ npm-deps:
 		fi; \
 	done; fi
 
-# The oldest ONNX Runtime the graphs are written for (IR 8, opset 18), in its own venv, for the
-# client matrix test (tests/embed/test_matrix.py).
-ORT_OLDEST := build/ort-oldest
-ort-oldest:
-	@if [ -x $(ORT_OLDEST)/bin/python ]; then :; \
-	elif python3 -m venv $(ORT_OLDEST) && $(ORT_OLDEST)/bin/python -m pip install -q --disable-pip-version-check 'onnxruntime==1.16.3' 'numpy<2'; then \
-		echo "onnxruntime 1.16.3 in $(ORT_OLDEST) for the client matrix"; \
-	else rm -rf $(ORT_OLDEST); echo "could not install onnxruntime 1.16.3 (PyPI unreachable?): its matrix test will be skipped"; fi
+# Clients of the graph compatibility matrix (tests/embed/test_matrix.py) that cannot share the
+# main venv, each in its own venv: the oldest ONNX Runtime the graphs are written for (IR 8,
+# opset 18) and OpenCV DNN 4. Skipped with a message where PyPI is unreachable.
+OLD_CLIENTS := build/ort-oldest:onnxruntime==1.16.3:numpy==1.26.4 build/opencv-4:opencv-python-headless==4.14.0.94
+old-clients:
+	@for spec in $(OLD_CLIENTS); do \
+		dir=$${spec%%:*}; pkgs=$$(echo $${spec#*:} | tr ':' ' '); \
+		if [ -x $$dir/bin/python ]; then continue; fi; \
+		if python3 -m venv $$dir && $$dir/bin/python -m pip install -q --disable-pip-version-check $$pkgs; then \
+			echo "$$pkgs in $$dir for the client matrix"; \
+		else rm -rf $$dir; echo "could not install $$pkgs (PyPI unreachable?): its matrix test will be skipped"; fi; \
+	done
 
 # pytest exits 5 when it collects no test: that is a pass with a message, not a failure.
-test: setup browser npm-deps ort-oldest
+test: setup browser npm-deps old-clients
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
