@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     app = build_app(models)
     web = Path(args.web) if args.web else REPO_ROOT / "web"
     launch(app, host=args.host, port=args.port, share=args.share,
-           concurrency=args.concurrency, sessions=args.sessions, web_dir=web)
+           concurrency=args.concurrency, sessions=args.sessions, web_dir=web,
+           web_models={m.name: m.folder for m in models.values() if m.folder is not None})
     return 0
 
 

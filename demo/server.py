@@ -49,11 +49,13 @@ def launch(
     concurrency: int = 4,
     sessions: int = SESSIONS,
     web_dir: str | Path | None = None,
+    web_models: dict[str, Path] | None = None,
 ):
     """Serve ``app`` with the demo's settings: a queue that runs ``concurrency`` requests at
     once, a 25 MB upload limit, state for the ``sessions`` most recent sessions, no share
     link unless asked, its CSS, and the static browser page in ``web_dir`` (when it holds an
-    ``index.html``) at ``/web``. Returns Gradio's ``(fastapi_app, local_url, share_url)``."""
+    ``index.html``) at ``/web``, with the export folders ``web_models`` (name -> folder) at
+    ``/web/models/<name>/``. Returns Gradio's ``(fastapi_app, local_url, share_url)``."""
     if concurrency < 1 or sessions < 1:
         raise ValueError(f"concurrency and sessions must be >= 1, got {concurrency} and {sessions}")
     app.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
@@ -80,19 +82,24 @@ def launch(
         CacheSweeper(app, every=app.delete_cache[0], age=app.delete_cache[1],
                      folders=[Path(app.GRADIO_CACHE) / STORE_FOLDER]).start()
     if web_dir is not None:
-        mount_web(served[0], Path(web_dir))
+        mount_web(served[0], Path(web_dir), web_models)
     if not prevent_thread_lock:
         app.block_thread()
     return served
 
 
-def mount_web(fastapi_app, folder: Path) -> bool:
-    """Serve the static browser page in ``folder`` at ``/web`` (when it has an index.html)."""
+def mount_web(fastapi_app, folder: Path, models: dict[str, Path] | None = None) -> bool:
+    """Serve the static browser page in ``folder`` at ``/web`` (when it has an index.html),
+    and each model's export folder at ``/web/models/<name>/``, so that
+    ``/web/?model=/web/models/<name>/`` decodes that model in the visitor's browser."""
     if not (folder / "index.html").is_file():
         log.info("no browser page to serve at %s: %s has no index.html", WEB_PATH, folder)
         return False
     from starlette.staticfiles import StaticFiles
 
+    for name, export in (models or {}).items():  # before /web, which would match them first
+        fastapi_app.mount(f"{WEB_PATH}/models/{name}", StaticFiles(directory=str(export)),
+                          name=f"web-model-{name}")
     fastapi_app.mount(WEB_PATH, StaticFiles(directory=str(folder), html=True), name="web")
     return True
 

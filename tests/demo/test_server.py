@@ -1,0 +1,44 @@
+"""The server's pieces without a server: the cache sweeper and the /web mount."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+from vaekit.demo.server import CacheSweeper, mount_web
+
+
+def test_the_sweeper_deletes_old_files_it_knows_and_keeps_the_rest(tmp_path):
+    def file(name: str) -> str:
+        (tmp_path / name).write_bytes(b"x")
+        return str(tmp_path / name)
+
+    old, young, kept = file("old.png"), file("young.png"), file("kept.png")
+    registered = {old, young, kept, str(tmp_path / "gone.png")}
+    component = SimpleNamespace(keep_in_cache={kept})
+    app = SimpleNamespace(blocks={1: component}, temp_file_sets=[registered])
+    sweeper = CacheSweeper(app, every=1, age=0.5)
+    time.sleep(0.6)
+    (tmp_path / "young.png").write_bytes(b"y")  # used again just now: young
+    assert sweeper.sweep() == 1
+    assert not os.path.exists(old) and os.path.exists(young) and os.path.exists(kept)
+    assert registered == {young, kept}, "deleted and vanished files are forgotten"
+
+
+def test_web_page_and_model_folders_are_served(tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<html>vaekit web</html>")
+    export = tmp_path / "mnist-z2" / "onnx"
+    export.mkdir(parents=True)
+    (export / "vaekit.json").write_text("{}")
+    app = FastAPI()
+    assert mount_web(app, web, {"mnist-z2": export})
+    http = TestClient(app)
+    assert "vaekit web" in http.get("/web/").text
+    assert http.get("/web/models/mnist-z2/vaekit.json").json() == {}
+    assert not mount_web(FastAPI(), tmp_path / "nothing"), "no index.html: nothing mounted"
