@@ -195,7 +195,9 @@ async function start() {
   const ortBase = new URL(folderUrl(params.get("ort") || "node_modules/onnxruntime-web/dist/"), location.href).href;
   const precision = params.get("precision") || "fp32";
   if (!["fp32", "fp16", "int8"].includes(precision)) throw new Error(`precision must be fp32, fp16 or int8, got ${precision}`);
-  const ep = params.get("ep") || ("gpu" in navigator ? "webgpu" : "wasm");
+  // WebGPU only where the browser hands out an adapter (navigator.gpu alone is not enough)
+  const adapter = params.get("ep") ? null : await navigator.gpu?.requestAdapter().catch(() => null);
+  const ep = params.get("ep") || (adapter ? "webgpu" : "wasm");
   if (!["webgpu", "wasm"].includes(ep)) throw new Error(`ep must be webgpu or wasm, got ${ep}`);
 
   // the WebAssembly-only build is half the download; ort.min.js adds WebGPU
@@ -206,12 +208,18 @@ async function start() {
   api.contract = await response.json();
   const file = precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
   const t0 = performance.now();
-  const providers = ep === "webgpu" ? ["webgpu", "wasm"] : ["wasm"];
-  api.session = await ort.InferenceSession.create(base + file, { executionProviders: providers });
-  api.provider = ep;
+  try {
+    api.session = await ort.InferenceSession.create(base + file, { executionProviders: [ep] });
+    api.provider = ep;
+  } catch (e) {
+    if (ep !== "webgpu") throw e;
+    console.warn(`WebGPU session failed (${e.message ?? e}); decoding with WebAssembly`);
+    api.session = await ort.InferenceSession.create(base + file, { executionProviders: ["wasm"] });
+    api.provider = "wasm (WebGPU failed)";
+  }
   const { C, H, W, D, K } = shape();
   setStatus(`${api.contract.dataset}: ${file} (${C}x${H}x${W}, latent ${D}) loaded in ` +
-            `${(performance.now() - t0).toFixed(0)} ms with onnxruntime-web ${ort.env.versions?.web ?? ""} (${ep})`);
+            `${(performance.now() - t0).toFixed(0)} ms with onnxruntime-web ${ort.env.versions?.web ?? ""} (${api.provider})`);
 
   if (K) {
     const select = document.getElementById("label");
