@@ -32,8 +32,9 @@ NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.
 
 
 @dataclass
-class Examples:
-    """Built-in test images of a model: ``images`` uint8 [N, C, H, W], ``labels`` int64 [N]."""
+class BuiltinExamples:
+    """Built-in test images of a model (the runtime's examples, checked), with the labels' names
+    and a curated pick: ``images`` uint8 [N, C, H, W], ``labels`` int64 [N]."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -68,7 +69,7 @@ class Examples:
         return out
 
 
-def read_examples(vae: Any) -> Examples | None:
+def read_examples(vae: Any) -> BuiltinExamples | None:
     """The runtime's ``examples.npz`` of ``vae`` checked against the model's image shape;
     None when the export has none. A damaged file raises ``ValueError`` naming the fix."""
     folder = getattr(vae, "folder", None)
@@ -91,10 +92,10 @@ def read_examples(vae: Any) -> Examples | None:
         )
     if labels.shape != (len(images),):
         raise ValueError(f"{path}: {len(labels)} labels for {len(images)} images; {fix}")
-    return Examples(images=images, labels=labels.astype(np.int64), classes=classes)
+    return BuiltinExamples(images=images, labels=labels.astype(np.int64), classes=classes)
 
 
-def examples_of(vae: Any) -> tuple[Examples | None, str | None]:
+def examples_of(vae: Any) -> tuple[BuiltinExamples | None, str | None]:
     """``(examples, None)``, or ``(None, warning)`` when the file is damaged: the model is
     still served, without built-in examples, and the warning is logged and shown."""
     try:
@@ -111,7 +112,7 @@ class DemoModel:
     name: str
     vae: Any  # vaekit.runtime.VAE (or an object with its API)
     folder: Path | None = None
-    examples: Examples | None = None
+    examples: BuiltinExamples | None = None
     warning: str | None = None  # why the examples are missing, when they were damaged
     facts: ModelFacts = field(init=False)
     spec: pp.InputSpec = field(init=False)
