@@ -20,7 +20,7 @@ import numpy as np
 from vaekit.runtime import interpolate_latents
 from vaekit.runtime.contract import EXAMPLES_FILE
 
-from . import preprocess as pp
+from . import display, framing, reading
 from .models import DemoModel
 
 log = logging.getLogger("vaekit.demo")
@@ -152,7 +152,7 @@ class Handlers:
             f"{source} → latent mean z ({m.latent_dim}-D):\n{format_latent(mean[0])}\n"
             f"encode {ms(t1 - t0)} · decode {ms(t2 - t1)} on {m.provider}"
         )
-        return Reconstruction(pp.to_display(x, scale=m.scale), pp.to_display(recon[0], scale=m.scale),
+        return Reconstruction(display.to_display(x, scale=m.scale), display.to_display(recon[0], scale=m.scale),
                               details)
 
     def reconstruct(self, model: str, image_path: str | None, label: Any = ANY_CLASS) -> Reconstruction:
@@ -160,8 +160,8 @@ class Handlers:
         if not image_path:
             raise ValueError("no image uploaded: upload a picture, draw one, or click a built-in example")
         cond = self.conditioning(m, label, what="your picture")
-        image = pp.open_image(image_path)
-        x = pp.photo_to_input(image, m.spec)
+        image = reading.open_image(image_path)
+        x = framing.photo_to_input(image, m.spec)
         w, h = image.size
         return self._reconstruct(m, x, f"upload {w}×{h}", cond)
 
@@ -177,8 +177,8 @@ class Handlers:
         if composite is None:
             raise ValueError("the sketch is empty: draw on the canvas first")
         if isinstance(composite, (str, os.PathLike)):
-            composite = np.asarray(pp.open_image(composite))
-        x = pp.sketch_to_input(np.asarray(composite), m.spec)
+            composite = np.asarray(reading.open_image(composite))
+        x = framing.sketch_to_input(np.asarray(composite), m.spec)
         return self._reconstruct(m, x, "sketch", cond)
 
     def reconstruct_example(self, model: str, index: Any, label: Any = ANY_CLASS) -> Reconstruction:
@@ -223,15 +223,15 @@ class Handlers:
         dt = time.perf_counter() - t0
         text = (f"{count} samples{what}, seed {seed}, temperature {temperature:g}: "
                 f"decode {ms(dt)} on {m.provider}")
-        return Picture(pp.to_display(pp.tile(images), scale=m.scale), text)
+        return Picture(display.to_display(display.tile(images), scale=m.scale), text)
 
     # -- interpolate -------------------------------------------------------------------------
     def _endpoint(self, m: DemoModel, index: Any, path: str | None,
                   which: str) -> tuple[np.ndarray, str, int | None]:
         """(picture, description, its class when it is a labelled example)."""
         if path:
-            image = pp.open_image(path)
-            return pp.photo_to_input(image, m.spec), f"{which}: upload", None
+            image = reading.open_image(path)
+            return framing.photo_to_input(image, m.spec), f"{which}: upload", None
         if index is None or index == "":
             raise ValueError(f"image {which} is missing: upload a picture or pick a built-in example")
         if m.examples is None or not len(m.examples.images):
@@ -264,7 +264,7 @@ class Handlers:
             f"{la} → {lb}, {steps} steps, {method}: encode {ms(t1 - t0)} · "
             f"decode {ms(t2 - t1)} on {m.provider}"
         )
-        return Picture(pp.to_display(pp.tile(images, cols=steps), scale=m.scale), text)
+        return Picture(display.to_display(display.tile(images, cols=steps), scale=m.scale), text)
 
     # -- latent explorer ---------------------------------------------------------------------
     def explorer_model(self, model: str) -> DemoModel:
@@ -289,7 +289,7 @@ class Handlers:
         dt = time.perf_counter() - t0
         what = f", class {m.facts.class_name(cond['labels'])}" if cond else ""
         text = f"z = ({z1:.2f}, {z2:.2f}){what}: decode {ms(dt)} on {m.provider}"
-        return Exploration(m.scatter.marked(z1, z2), pp.to_display(image[0], scale=m.scale * 2), text)
+        return Exploration(m.scatter.marked(z1, z2), display.to_display(image[0], scale=m.scale * 2), text)
 
     def click_plot(self, model: str, x: float, y: float) -> tuple[float, float]:
         """A click on the scatter (pixel x, y) -> latent (z1, z2), clamped to the axes."""

@@ -20,7 +20,7 @@ import numpy as np
 from vaekit.runtime import VAE
 from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
 
-from . import preprocess as pp
+from . import display, framing
 from .facts import ModelFacts
 
 log = logging.getLogger("vaekit.demo")
@@ -115,7 +115,7 @@ class DemoModel:
     examples: BuiltinExamples | None = None
     warning: str | None = None  # why the examples are missing, when they were damaged
     facts: ModelFacts = field(init=False)
-    spec: pp.InputSpec = field(init=False)
+    spec: framing.InputSpec = field(init=False)
     curated: list[int] = field(init=False)
     scatter: Any = field(init=False, default=None)  # plot.LatentScatter, made by prepare_explorer
     limit: float = field(init=False, default=3.0)
@@ -129,7 +129,7 @@ class DemoModel:
         )
         if ex is not None and not ex.classes and self.facts.class_names:
             ex.classes = self.facts.class_names
-        self.spec = pp.InputSpec.from_facts(self.facts)
+        self.spec = framing.InputSpec.from_facts(self.facts)
         self.curated = ex.curated() if ex is not None else []
 
     @property
@@ -155,7 +155,7 @@ class DemoModel:
 
     @property
     def scale(self) -> int:
-        return pp.display_scale(self.image_shape[1])
+        return display.display_scale(self.image_shape[1])
 
     def describe(self) -> str:
         c, h, w = self.image_shape

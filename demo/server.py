@@ -22,7 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .preprocess import MAX_FILE_BYTES
+from .reading import MAX_FILE_BYTES
 from .widgets import STORE_FOLDER
 
 log = logging.getLogger("vaekit.demo")

@@ -117,7 +117,7 @@ def build(header: Header, ctx: Context, first: DemoModel) -> ReconstructTab:
 
 
 def _tile(m: DemoModel, i: int):
-    from .preprocess import to_display
+    from .display import to_display
 
     return to_display(m.examples.images[i], scale=m.scale)
 
