@@ -99,6 +99,11 @@ def _triton(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def _worst(per_graph: dict) -> float:
+    """The largest difference in ``{"encoder": {output: d}, "decoder": {output: d}}``."""
+    return max(d for g in GRAPHS for d in per_graph[g].values())
+
+
 def summary(contract: dict, out: Path) -> str:
     head = (f"exported {contract['checkpoint']} -> {out}  (opset {contract['opset']}, "
             f"{contract['dataset']}, latent_dim {contract['latent_dim']})")
@@ -114,6 +119,11 @@ def summary(contract: dict, out: Path) -> str:
             lines.append(f"    {precision}: decoder PSNR vs fp32 {v['decoder_psnr_db_vs_fp32']:.1f} dB")
         else:
             lines.append(f"    {precision}: {v.get('note')}")
+        computed = v.get("fp16_computed")
+        if computed:
+            cuda = f", on CUDA {_worst(computed['cuda']):.2e}" if "cuda" in computed else ""
+            lines.append(f"    {precision} computed in float16: max |fp16 - torch fp32| "
+                         f"{_worst(computed):.2e} (ONNX reference evaluator){cuda}")
     ex = contract.get("examples")
     lines.append(f"  {EXAMPLES_FILE}: {ex['count']} test images" if ex else f"  {EXAMPLES_FILE}: not written")
     return "\n".join(lines)

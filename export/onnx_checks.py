@@ -249,6 +249,29 @@ def fp16_computed_outputs(model: onnx.ModelProto | str, feeds: Mapping[str, np.n
         return ReferenceEvaluator(model).run(None, dict(feeds))
 
 
+def cuda_outputs(path: str, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """Run ``path`` on ONNX Runtime's CUDA provider (float16 computed as float16), or None
+    where that provider cannot run here (no onnxruntime-gpu, no driver, no GPU)."""
+    import ctypes
+
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return None
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    ort.set_default_logger_severity(3)  # a failed CUDA provider logs a warning and falls back
+    try:
+        session = ort.InferenceSession(path, providers=["CUDAExecutionProvider"])
+        if session.get_providers()[0] != "CUDAExecutionProvider":
+            return None
+        return session.run(None, dict(feeds))
+    finally:
+        ort.set_default_logger_severity(2)
+
+
 def required_versions(model: onnx.ModelProto) -> dict[str, object]:
     """What a client needs to load ``model``: IR version, opsets, and the lowest ONNX Runtime."""
     opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}

@@ -50,7 +50,7 @@ from vaekit.train.model import VAE
 
 from .freshness import default_out
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
-from .onnx_checks import CLIENT_LIMITS, fp16_computed_outputs, required_versions
+from .onnx_checks import CLIENT_LIMITS, cuda_outputs, fp16_computed_outputs, required_versions
 from .stale import clean_stale, staging_prefix
 
 PARITY_BATCHES = (1, 7, 64)
@@ -433,7 +433,8 @@ def _fp16_computed_parity(folder: Path, contract: dict[str, Any], inputs: dict[s
     """The fp16 graphs computed in real float16 (ONNX's reference evaluator) vs PyTorch fp32.
 
     ONNX Runtime's CPU provider quietly computes float16 graphs in float32, so only this
-    check shows what a GPU computes. Raises ParityError beyond :data:`FP16_TOLERANCE`.
+    check shows what a GPU computes; where ONNX Runtime's CUDA provider works, the graphs run
+    there too (``result["cuda"]``). Raises ParityError beyond :data:`FP16_TOLERANCE`.
     """
     b = FP16_COMPUTED_BATCH
     ref = {k: v[:b] for k, v in reference[min(x for x in PARITY_BATCHES if x >= b)].items()}
@@ -443,8 +444,13 @@ def _fp16_computed_parity(folder: Path, contract: dict[str, Any], inputs: dict[s
         feeds = {n: inputs[n][:b].numpy() for n in graph_inputs(contract, graph)}
         got = fp16_computed_outputs(str(folder / graph_file(graph, "fp16")), feeds)
         result[graph] = {n: _max_abs_diff(g, ref[n]) for n, g in zip(outs, got)}
+        on_cuda = cuda_outputs(str(folder / graph_file(graph, "fp16")), feeds)
+        if on_cuda is not None:
+            result.setdefault("cuda", {})[graph] = {n: _max_abs_diff(g, ref[n]) for n, g in zip(outs, on_cuda)}
     bad = [f"{g} {n}: {d:.3g}" for g in ("encoder", "decoder") for n, d in result[g].items()
            if not d <= FP16_TOLERANCE]
+    bad += [f"{g} {n} on CUDA: {d:.3g}" for g, outs in result.get("cuda", {}).items()
+            for n, d in outs.items() if not d <= FP16_TOLERANCE]
     if bad:
         raise ParityError(
             f"the float16 graphs computed in float16 differ from PyTorch float32 beyond "

@@ -203,3 +203,20 @@ def test_the_shipped_graphs_are_portable(path):
     precision = {p.key: p.value for p in model.metadata_props}["precision"]
     assert portability_problems(model, precision=precision) == [], (
         f"re-export: python -m vaekit.export {path.parent.parent} --fp16 --int8")
+
+
+def test_fp16_graphs_computed_on_cuda_hold_too(tiny_ckpt):
+    """Where ONNX Runtime's CUDA provider works, the export also runs the fp16 graphs there."""
+    import ctypes
+
+    import onnxruntime as ort
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        pytest.skip("no NVIDIA driver (libcuda.so.1): the fp16 graphs were checked with ONNX's reference evaluator only")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu is not installed: no CUDA provider")
+    computed = json.loads((tiny_ckpt / "onnx" / "vaekit.json").read_text())["variants"]["fp16"]["fp16_computed"]
+    assert set(computed["cuda"]) == {"encoder", "decoder"}, "the CUDA provider ran both fp16 graphs"
+    assert max(d for outs in computed["cuda"].values() for d in outs.values()) <= computed["tolerance"]
