@@ -58,3 +58,28 @@ def test_bad_triton_options_are_refused_with_the_fix(tiny_ckpt, tmp_path, capsys
     file.write_text("x")
     assert main([str(tiny_ckpt), "--if-missing", "--triton", str(file)]) == 2
     assert "is a file: pass a folder" in capsys.readouterr().err
+
+
+def test_a_conditional_decoder_label_is_a_per_item_scalar(tmp_path):
+    """label int64 [N] (a conditional model): Triton dims [1], reshaped to [] for the graph."""
+    from onnx import TensorProto, helper
+    from vaekit.export.triton import TritonConfig, config_pbtxt
+
+    h = helper
+    graph = h.make_graph(
+        [h.make_node("Cast", ["label"], ["f"], to=TensorProto.FLOAT), h.make_node("Unsqueeze", ["f", "axis"], ["u"]),
+         h.make_node("Add", ["z", "u"], ["image"])], "cvae",
+        [h.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 2]),
+         h.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
+        [h.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 2])],
+        [h.make_tensor("axis", TensorProto.INT64, [1], [1])])
+    contract = {"decoder": {"inputs": {"z": ["N", 2], "label": ["N"]}, "outputs": {"image": ["N", 2]}}}
+    text = config_pbtxt("cvae_decoder", h.make_model(graph), contract, "decoder", TritonConfig(max_batch_size=8))
+    cfg = parse_text(text)
+    label = {t.name: t for t in cfg.input}["label"]
+    assert model_config_pb2.DataType.Name(label.data_type) == "TYPE_INT64"
+    assert list(label.dims) == [1] and label.HasField("reshape") and list(label.reshape.shape) == []
+
+
+def parse_text(text: str):
+    return text_format.Parse(text, model_config_pb2.ModelConfig())
