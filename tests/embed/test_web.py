@@ -100,3 +100,39 @@ def test_dragging_the_point_decodes_where_it_is_dropped(page):
 def test_everything_the_page_loaded_came_from_its_own_host(page, static_site):
     host = urlparse(static_site).netloc
     assert {urlparse(u).netloc for u in page.requests if urlparse(u).scheme.startswith("http")} == {host}
+
+
+@pytest.fixture(scope="module")
+def cvae_export(tmp_path_factory):
+    """A tiny conditional model exported under test-artifacts/ (the static site serves the repository)."""
+    import shutil
+
+    import torch
+    from vaekit.export import export_checkpoint
+    from vaekit.train import CVAEConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model(CVAEConfig(dim=8, dim_mults=(1, 2), latent_dim=3, num_classes=4))
+    torch.nn.init.normal_(model.decoder.label_embedding.weight)  # classes decode visibly apart
+    ckpt = save_checkpoint(tmp_path_factory.mktemp("cvae") / "ckpt", model)
+    out = ARTIFACTS / "web-cvae"
+    shutil.rmtree(out, ignore_errors=True)
+    export_checkpoint(ckpt, out=out, examples=0, progress=False)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def test_a_conditional_model_decodes_the_chosen_class(browser, static_site, cvae_export):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{static_site}web/index.html?model=/test-artifacts/web-cvae/&ep=wasm")
+    page.evaluate("() => window.vaekit.ready")
+    assert page.locator("#label option").count() == 4 and page.is_visible("#label-box")
+    assert not page.is_visible("#explorer"), "a 3-D latent has no 2-D pad"
+    z = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    labels = [0, 1, 2, 3]
+    got = page.evaluate("([z, l]) => window.vaekit.decode(z, 4, l).then(a => Array.from(a))", [z.ravel().tolist(), labels])
+    session = ort.InferenceSession(str(cvae_export / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"z": z, "label": np.array(labels, dtype=np.int64)})[0]
+    assert np.abs(np.asarray(got, dtype=np.float32).reshape(expected.shape) - expected).max() <= TOLERANCE
+    page.close()
