@@ -169,6 +169,23 @@ BAD_INPUTS = [
     ("explorer on a 3-D model", "/explore", lambda f: ("rgb-tiny", 0.0, 0.0),
      "needs a model with a 2-D latent; rgb-tiny has 3"),
     ("too many samples", "/sample", lambda f: ("mnist-tiny", 0, 65, 1.0), "greater than maximum"),
+    ("negative seed", "/sample", lambda f: ("mnist-tiny", -1, 4, 1.0), "Value -1 is less than minimum value 0"),
+    ("temperature too high", "/sample", lambda f: ("mnist-tiny", 0, 4, 50.0),
+     "Value 50.0 is greater than maximum value 2.0"),
+    ("a class that is not in the menu", "/sample",
+     lambda f: ("mnist-tiny", 0, 4, 1.0, "cat"), "Value: cat is not in the list of choices: \\[-1\\]"),
+    ("too many steps", "/interpolate", lambda f: ("mnist-tiny", 0, None, 1, None, 99, "linear"),
+     "Value 99 is greater than maximum value 24"),
+    ("unknown method", "/interpolate", lambda f: ("mnist-tiny", 0, None, 1, None, 5, "cubic"),
+     "'cubic'.*is not in the list of choices: \\['linear', 'spherical'\\]"),
+    ("explorer far off the plane", "/explore", lambda f: ("mnist-tiny", 1e9, 0.0),
+     "Value 1000000000.0 is greater than maximum value"),
+    ("float picture beyond [0, 1]", "/reconstruct", lambda f: ("mnist-tiny", handle_file(f["hdr"])),
+     r"values from 0 to 1000.*\[0, 1\]"),
+    ("32-bit integer picture", "/reconstruct", lambda f: ("mnist-tiny", handle_file(f["int32"])),
+     "32-bit integer pixels.*8- or 16-bit PNG"),
+    ("truncated picture", "/reconstruct", lambda f: ("mnist-tiny", handle_file(f["cut"])),
+     "damaged and cannot be decoded.*upload it again"),
 ]
 
 
@@ -179,8 +196,15 @@ def bad_files(tmp_path_factory):
     (d / "empty.png").write_bytes(b"")
     Image.new("L", (8000, 6000)).save(d / "huge.png")  # 48 MP, ~50 KB on disk
     Image.new("RGBA", (280, 280)).save(d / "blank.png")
+    Image.fromarray(np.linspace(0, 1000, 64 * 64, dtype=np.float32).reshape(64, 64)).save(d / "hdr.tif")
+    Image.fromarray(np.arange(64 * 64, dtype=np.int32).reshape(64, 64) * 9999).save(d / "int32.tif")
+    photo = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(d / "full.png")
+    data = (d / "full.png").read_bytes()
+    (d / "cut.png").write_bytes(data[: len(data) // 3])
     return {"text": str(d / "notes.png"), "empty": str(d / "empty.png"),
-            "huge": str(d / "huge.png"), "blank": str(d / "blank.png")}
+            "huge": str(d / "huge.png"), "blank": str(d / "blank.png"), "hdr": str(d / "hdr.tif"),
+            "int32": str(d / "int32.tif"), "cut": str(d / "cut.png")}
 
 
 @pytest.mark.parametrize("case, endpoint, args, message", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
