@@ -82,7 +82,7 @@ def build(header: Header, ctx: Context, first: DemoModel) -> ExplorerTab:
         for a model without a plane (its panel is hidden)."""
         m = h.model(model)
         if not (m.plottable and m.scatter is not None):
-            return {}
+            return {c: gr.skip() for c in outs}  # (an empty dict would be read as one value)
         return shown(model, a, b, label)
 
     def click(model, evt: gr.SelectData):

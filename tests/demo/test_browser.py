@@ -169,7 +169,7 @@ def test_latent_explorer_click_moves_the_point(page):
     page.screenshot(path=str(ARTIFACTS / "demo-explorer.png"), full_page=True)
 
 
-def test_switching_models_resets_the_explorer(page):
+def test_switching_models_resets_the_explorer(page, capfd):
     """A model without a 2-D latent hides the explorer's plot and sliders; switching back
     shows them at the origin, with that model's own timing."""
     page.get_by_role("tab", name="Latent explorer").click()
@@ -182,6 +182,9 @@ def test_switching_models_resets_the_explorer(page):
         "() => document.querySelector('#explorer-note').innerText.includes('rgb-tiny has a 3-D')")
     assert not page.locator("#explorer-plot").is_visible(), "no plot for a 3-D latent"
     assert not page.locator("#z1").is_visible(), "no sliders that would do nothing"
+    page.wait_for_timeout(500)  # the sliders' reset reaches the server after the switch
+    err = capfd.readouterr().err  # the server runs in this process
+    assert "Traceback" not in err, f"a handler failed on the switch:\n{err[-2000:]}"
     pick_model(page, "mnist-tiny")
     page.wait_for_function(
         "() => { const t = document.querySelector('#explorer-details textarea');"
