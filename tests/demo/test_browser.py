@@ -51,9 +51,10 @@ def browser(served):
 
 
 @pytest.fixture
-def page(browser, served):
+def page(browser, served, capfd):
     """A fresh page for each test (no test depends on what another clicked), recording
-    requests that leave the demo's host, failed requests and JavaScript errors."""
+    requests that leave the demo's host, failed requests and JavaScript errors; a server
+    traceback while the page was open fails the test at teardown."""
     url, _ = served
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
@@ -73,6 +74,8 @@ def page(browser, served):
     pg.goto(url, wait_until="networkidle")
     yield pg
     context.close()
+    err = capfd.readouterr().err  # the server runs in this process
+    assert "Traceback" not in err, f"the server failed while the page was open:\n{err[-2000:]}"
 
 
 def rendered_pixels(element) -> np.ndarray:
@@ -160,16 +163,15 @@ def test_latent_explorer_click_moves_the_point(page):
     assert z1 > 0.5 and z2 > 0.5, f"a click right of and above the centre gives z1, z2 > 0: {text}"
     decoded = page.locator("#explorer-output img")
     decoded.wait_for(state="visible")
-    page.wait_for_load_state("networkidle")
-    whole = page.evaluate(
-        "() => [...document.querySelectorAll('#explorer-plot img, #explorer-output img')]"
-        ".map(i => i.complete && i.naturalWidth > 0)")
-    assert whole and all(whole), "the plot and the decoded image load whole after the first click"
+    # both pictures finish loading whole (a picture cut short never gets a natural width)
+    page.wait_for_function(
+        "() => { const i = [...document.querySelectorAll('#explorer-plot img, #explorer-output img')];"
+        " return i.length == 2 && i.every(x => x.complete && x.naturalWidth > 0); }", timeout=15_000)
     assert page.failed_requests == [], f"requests cut short: {page.failed_requests}"
     page.screenshot(path=str(ARTIFACTS / "demo-explorer.png"), full_page=True)
 
 
-def test_switching_models_resets_the_explorer(page, capfd):
+def test_switching_models_resets_the_explorer(page):
     """A model without a 2-D latent hides the explorer's plot and sliders; switching back
     shows them at the origin, with that model's own timing."""
     page.get_by_role("tab", name="Latent explorer").click()
@@ -182,9 +184,7 @@ def test_switching_models_resets_the_explorer(page, capfd):
         "() => document.querySelector('#explorer-note').innerText.includes('rgb-tiny has a 3-D')")
     assert not page.locator("#explorer-plot").is_visible(), "no plot for a 3-D latent"
     assert not page.locator("#z1").is_visible(), "no sliders that would do nothing"
-    page.wait_for_timeout(500)  # the sliders' reset reaches the server after the switch
-    err = capfd.readouterr().err  # the server runs in this process
-    assert "Traceback" not in err, f"a handler failed on the switch:\n{err[-2000:]}"
+    page.wait_for_timeout(500)  # the sliders' reset reaches the server (a traceback fails the test)
     pick_model(page, "mnist-tiny")
     page.wait_for_function(
         "() => { const t = document.querySelector('#explorer-details textarea');"
