@@ -65,8 +65,10 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
                     choices=[(m.choice_label(), m.name) for m in dm.values()], value=first.name,
                     label="Model", interactive=True, elem_id="model-picker",
                 )
+                # custom values: the choices are the opening model's, an API call may name
+                # another model's class (the handlers check the range per model)
                 label = gr.Dropdown(label="Class (this model is conditional)", interactive=True,
-                                    elem_id="class-picker", **hv["label"])
+                                    allow_custom_value=True, elem_id="class-picker", **hv["label"])
             with gr.Column(scale=2):
                 info = gr.Markdown(elem_id="model-info", **hv["info"])
         header = Header(model=picker, label=label, info=info)

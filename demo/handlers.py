@@ -122,14 +122,29 @@ class Handlers:
             raise ValueError(f"unknown model {name!r}: this server serves {', '.join(self.models)}")
         return self.models[name]
 
+    def chosen_class(self, m: DemoModel, label: Any) -> int:
+        """The Class menu's value checked: :data:`ANY_CLASS` (also for empty), or a class of
+        a conditional model."""
+        if label is None or label == "":
+            return ANY_CLASS
+        if m.facts.conditional:
+            return int_arg(label, "class", ANY_CLASS, m.facts.num_classes - 1)
+        try:
+            k = float(label)
+        except (TypeError, ValueError):
+            k = None
+        if k != ANY_CLASS:
+            raise ValueError(f"{m.name} is not conditional: leave the class at {ANY_CLASS} (any), "
+                             f"got {label!r}")
+        return ANY_CLASS
+
     def conditioning(self, m: DemoModel, label: Any, *, fallback: int | None = None,
                      what: str = "your picture") -> dict[str, int]:
         """``{}`` for an unconditional model; else ``{"labels": k}`` for the class chosen in
         the Class menu (``label``), or ``fallback`` when it is left at :data:`ANY_CLASS`."""
+        k = self.chosen_class(m, label)
         if not m.facts.conditional:
             return {}
-        k = ANY_CLASS if label is None or label == "" else int_arg(
-            label, "class", ANY_CLASS, m.facts.num_classes - 1)
         if k == ANY_CLASS:
             k = fallback if fallback is not None and fallback >= 0 else ANY_CLASS
         if k == ANY_CLASS:
@@ -211,9 +226,8 @@ class Handlers:
         temperature = float_arg(temperature, "temperature", 0.0, MAX_TEMPERATURE)
         extra: dict[str, Any] = {}
         what = ""
+        k = self.chosen_class(m, label)
         if m.facts.conditional:
-            k = ANY_CLASS if label is None or label == "" else int_arg(
-                label, "class", ANY_CLASS, m.facts.num_classes - 1)
             labels = (np.arange(count) % m.facts.num_classes if k == ANY_CLASS
                       else np.full(count, k))
             extra["labels"] = labels.astype(np.int64)

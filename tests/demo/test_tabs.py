@@ -112,8 +112,10 @@ def test_class_menu_only_for_a_conditional_model(ctx, tmp_path):
     assert list(vae.labels) == [1, 1, 1, 1] and "of class b" in picture.details
     h.sample("cond-z2", 0, 4, 1.0, ANY_CLASS)
     assert list(vae.labels) == [0, 1, 2, 0], "every class in turn"
-    h.sample("digits-z2", 0, 4, 1.0, 1)
+    h.sample("digits-z2", 0, 4, 1.0)
     assert models["digits-z2"].vae.labels is None, "an unconditional model gets no labels"
+    with pytest.raises(ValueError, match="digits-z2 is not conditional: leave the class at -1"):
+        h.sample("digits-z2", 0, 4, 1.0, 1)
     with pytest.raises(ValueError, match="class must be a whole number from -1 to 2"):
         h.sample("cond-z2", 0, 4, 1.0, 7)
     # the explorer decodes with the chosen class (its first by default)
