@@ -45,9 +45,8 @@ def view(m: DemoModel, ctx: Context) -> View:
     return {
         "no_examples": {"value": _no_examples_note(m), "visible": not m.curated},
         "gallery": {"value": gallery, "visible": bool(m.curated)},
-        "draw_note": {"value": _draw_note(m), "visible": not grey},
-        "sketch": {"label": f"Draw {m.facts.subject()}: pick the pen (left toolbar), then draw",
-                   "visible": grey},
+        "draw_note": {"value": _draw_note(m)},
+        "sketch": {"visible": grey},
         "sketch_button": {"visible": grey},
         "seen": {"value": None},
         "output": {"value": None},
@@ -75,7 +74,8 @@ def build(header: Header, ctx: Context, first: DemoModel) -> ReconstructTab:
                 sketch = gr.Sketchpad(
                     type="numpy", image_mode="RGBA", canvas_size=(280, 280), height=360,
                     brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                    layers=False, elem_id="sketchpad", **v["sketch"],
+                    layers=False, elem_id="sketchpad", label="Your drawing: pick the pen (left toolbar)",
+                    **v["sketch"],
                 )
                 sketch_button = gr.Button("Reconstruct drawing", variant="primary",
                                           elem_id="sketch-button", **v["sketch_button"])
@@ -123,8 +123,11 @@ def _tile(m: DemoModel, i: int):
 
 
 def _draw_note(m: DemoModel) -> str:
-    return (f"Drawing is for greyscale models; **{m.name}** takes colour pictures: "
-            "use the Upload tab instead.")
+    if m.spec.channels != 1:
+        return (f"Drawing is for greyscale models; **{m.name}** takes colour pictures: "
+                "use the Upload tab instead.")
+    return (f"Draw {m.facts.subject()}. The drawing is framed as **{m.name}**'s training "
+            "pictures were, then reconstructed.")
 
 
 def _no_examples_note(m: DemoModel) -> str:

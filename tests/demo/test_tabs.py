@@ -95,9 +95,9 @@ def test_every_model_resets_the_same_components(ctx, module):
 
 def test_the_draw_tab_speaks_of_the_models_classes(ctx):
     models = ctx.handlers.models
-    label = tab_reconstruct.view(models["fashion-z16"], ctx)["sketch"]["label"]
-    assert "digit" not in label and "T-shirt/top, Trouser, Sneaker" in label
-    assert "0, 1, 2" in tab_reconstruct.view(models["digits-z2"], ctx)["sketch"]["label"]
+    note = tab_reconstruct.view(models["fashion-z16"], ctx)["draw_note"]["value"]
+    assert "digit" not in note and "Draw one of: T-shirt/top, Trouser, Sneaker." in note
+    assert "0, 1, 2" in tab_reconstruct.view(models["digits-z2"], ctx)["draw_note"]["value"]
 
 
 def test_class_menu_only_for_a_conditional_model(ctx, tmp_path):
