@@ -158,6 +158,7 @@ def train(
                 f"model expects {expected}: set --in-channels/--image-size to match the data"
             )
         s = _Setup(model_config, cfg, device, dist)
+        s.model.check_labels(train_data.labels, train_data.classes)  # once, not per step
         feed = DeviceFeed(train_data, device, binary=s.model.likelihood.binary,
                           channels_last=s.cuda)
         start_epoch, step, history = 0, 0, []
