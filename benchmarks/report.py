@@ -305,9 +305,44 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
                 p = extras.get("psnr", {}).get(model, {}).get(precision)
                 out.append(f"| {model} | {precision} | {_mib(parts['encoder'])} | {_mib(parts['decoder'])} | "
                            f"{'' if p is None else f'{p:.1f} dB'} |")
+    out += training_section(extras.get("train_throughput", []), extras.get("gpu", {}))
     out += ["", ("Raw numbers: `benchmark.json` (pytest-benchmark, all rounds), `extras.json` (machine, "
             "peak, cold start, sizes, PSNR, skipped cases)."), ""]
     return "\n".join(out)
+
+
+def training_section(local: list[dict[str, Any]], gpu: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Training throughput of vaekit's own loop: this run's cases plus GPU results measured elsewhere.
+
+    ``local``: records of ``benchmarks.train_throughput`` from this run; ``gpu``: file name ->
+    records kept in ``results/gpu/`` (throughput records, or shipped training runs), each naming
+    the device it was measured on. Nothing here is estimated: a case without a record is absent.
+    """
+    out = ["", "## Training throughput", ""]
+    out.append("images/s of `python -m vaekit.train`'s own step code (`benchmarks/train_throughput.py`: "
+               "device-resident uint8 data, the loop's `_train_epoch`, median of timed epochs after "
+               "20 warm-up steps; bf16 autocast + channels-last on CUDA).")
+    cases = [r for r in local + [r for f, rs in sorted(gpu.items()) if "throughput" in f for r in rs]]
+    if cases:
+        out += ["", "| device | case | batch | compile | images/s (median) | warm-up s |",
+                "|:---|:---|---:|:---|---:|---:|"]
+        for r in cases:
+            if "error" in r:
+                out.append(f"| | {r['case']} | | | failed: {r['error'][:80]} | |")
+                continue
+            out.append(f"| {r['device']} | {r['case']} | {r['batch_size']} | {'yes' if r['compile'] else 'no'} "
+                       f"| {r['images_per_second_median']:,.0f} | {r['warmup_seconds']} |")
+    runs = [r for f, rs in sorted(gpu.items()) if "training_runs" in f for r in rs]
+    if runs:
+        out += ["", "Shipped models trained on a GPU (whole runs, validation and checkpoints included; "
+                "the four shared one GPU at the same time, so each rate is a share):", "",
+                "| model | variant | parameters | batch | epochs | training s | images/s (median epoch) "
+                "| test K=1000 bound s | device |", "|:---|:---|---:|---:|---:|---:|---:|---:|:---|"]
+        for r in runs:
+            out.append(f"| {r['model']} | {r['model_type']} | {r['parameters']:,} | {r['batch_size']} | "
+                       f"{r['epochs']} | {r['train_seconds']:.0f} | {r['images_per_second_median']:,.0f} | "
+                       f"{r['test_eval_seconds_k1000']} ({r['test_images']:,} images) | {r['device']} |")
+    return out
 
 
 def plot(rs: list[Row], path: str | Path) -> None:

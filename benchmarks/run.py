@@ -42,7 +42,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="threads per backend (default: all cores)")
     p.add_argument("--sgemm-n", type=int, default=4096, help="matrix size of the peak sgemm")
     p.add_argument("--cold-runs", type=int, default=3, help="measured fresh processes per kind")
+    p.add_argument("--render-only", action="store_true",
+                   help="rebuild REPORT.md from the JSON already in --out (and its gpu/ folder)")
     return p
+
+
+def gpu_results(out: Path) -> dict[str, list]:
+    """``out/gpu/*.json``: GPU figures measured on a GPU machine and kept with the results."""
+    return {p.name: json.loads(p.read_text()) for p in sorted((out / "gpu").glob("*.json"))}
+
+
+def train_throughput(out: Path) -> list:
+    """The training-throughput case: the CPU preset always, the CUDA cases when a GPU is usable."""
+    path = out / "train_throughput.json"
+    cmd = [sys.executable, "-m", "benchmarks.train_throughput", "--out", str(path)]
+    records = []
+    for extra in (["--device", "cpu", "--epochs", "1", "--max-seconds", "120"],
+                  ["--device", "cuda", "--epochs", "2", "--max-seconds", "30"]):
+        if extra[1] == "cuda" and not _cuda_usable():
+            continue
+        print("$", " ".join(cmd[1:] + extra), flush=True)
+        if subprocess.call(cmd + extra, cwd=REPO) == 0 and path.is_file():
+            records += json.loads(path.read_text())
+    path.unlink(missing_ok=True)
+    return records
+
+
+def _cuda_usable() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def render_only(out: Path) -> int:
+    from vaekit.format import atomic_write_text
+
+    from . import report
+
+    try:
+        bench_json = json.loads((out / "benchmark.json").read_text())
+        extras = json.loads((out / "extras.json").read_text())
+    except (OSError, ValueError) as e:
+        print(f"error: --render-only needs benchmark.json and extras.json in {out} ({e}); "
+              f"run `make bench` first", file=sys.stderr)
+        return 2
+    extras["gpu"] = gpu_results(out)
+    atomic_write_text(out / "REPORT.md", report.render(report.rows(bench_json), extras))
+    print(f"wrote {out / 'REPORT.md'}")
+    return 0
 
 
 def _positive_ints(text: str, what: str) -> str:
@@ -73,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        return render_only(out)
     env = dict(os.environ, VAEKIT_BENCH="full",
                VAEKIT_BENCH_BATCHES=_positive_ints(args.batches, "--batches"),
                VAEKIT_BENCH_TARGET_S=str(args.target_s),
@@ -135,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         variants = read_contract(m["export_dir"]).get("variants", {})
         extras["psnr"][name] = {p: v["decoder_psnr_db_vs_fp32"] for p, v in variants.items()
                                 if "decoder_psnr_db_vs_fp32" in v}
+    print("      training throughput (benchmarks/train_throughput.py)", flush=True)
+    extras["train_throughput"] = train_throughput(out)
+    extras["gpu"] = gpu_results(out)
     training |= set(machine.training_processes())
     extras["training_during_run"] = sorted(training)
     extras["cuda"] = _cuda_line(report.rows(bench_json), notes)

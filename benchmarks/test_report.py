@@ -126,3 +126,19 @@ def test_report_has_machine_table_p95_and_plot(tmp_path):
     plot(rs, tmp_path / "latency.png")
     assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
     assert math.isclose(rs[0].images_per_s, rs[0].batch / rs[0].median_s)
+
+
+def test_training_section_lists_each_measured_case_with_its_device_and_no_other():
+    from .report import training_section
+
+    local = [{"case": "mnist-preset-b128", "device": "cpu-x (2 threads)", "batch_size": 128,
+              "compile": False, "images_per_second_median": 812.4, "warmup_seconds": 1.5}]
+    gpu = {"train_throughput_h100.json": [
+        {"case": "mnist-d32z32-b1024", "device": "NVIDIA H100", "batch_size": 1024, "compile": True,
+         "images_per_second_median": 52400.2, "warmup_seconds": 30.1},
+        {"case": "celeba-preset-b256", "error": "OutOfMemoryError: ..."}]}
+    text = "\n".join(training_section(local, gpu))
+    assert "| cpu-x (2 threads) | mnist-preset-b128 | 128 | no | 812 | 1.5 |" in text
+    assert "| NVIDIA H100 | mnist-d32z32-b1024 | 1024 | yes | 52,400 | 30.1 |" in text
+    assert "celeba-preset-b256 | | | failed: OutOfMemoryError" in text
+    assert "Shipped models" not in text  # no training-run records: no such table
