@@ -9,6 +9,8 @@
 // decode(z, n, labels?) -> Promise<Float32Array> (images [n, C, H, W] in [0, 1]),
 // sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn).
 
+import { normals } from "./normals.js";
+
 const params = new URLSearchParams(location.search);
 const statusEl = document.getElementById("status");
 const PAD_RANGE = 3; // the 2-D pad spans [-3, 3] x [-3, 3]
@@ -35,26 +37,6 @@ function loadScript(src) {
     s.onerror = () => reject(new Error(`cannot load ${src}: install onnxruntime-web (make npm-deps) or pass ?ort=URL`));
     document.head.appendChild(s);
   });
-}
-
-// mulberry32 + Box-Muller: seeded N(0, 1) draws, the same for a seed in every browser
-function normals(seed, count) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    out[i] = r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < count) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
-  }
-  return out;
 }
 
 function shape() {

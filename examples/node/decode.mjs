@@ -18,6 +18,9 @@ import { deflateSync } from "node:zlib";
 
 import ort from "onnxruntime-node";
 
+// seeded N(0, I) draws, the same z for a seed as the browser page's
+import { normals } from "../../web/normals.js";
+
 const USAGE = "usage: node decode.mjs EXPORT_DIR [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
 const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
@@ -56,26 +59,6 @@ function parseArgs(argv) {
 function fail(message) {
   console.error(`error: ${message}`);
   process.exit(2);
-}
-
-// mulberry32 + Box-Muller: the browser page (web/vaekit.js) draws the same z for a seed
-function normals(seed, count) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    out[i] = r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < count) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------------- PNG
