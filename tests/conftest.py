@@ -29,6 +29,13 @@ def tiny_mnist_root(tmp_path_factory) -> Path:
     return write_fake_mnist(tmp_path_factory.mktemp("data"), train=320, test=64)
 
 
+@pytest.fixture(scope="module")
+def unexported_ckpt(tmp_path_factory, tiny_mnist_root) -> Path:
+    """A fresh ``tiny_checkpoint`` on ``tiny_mnist_root`` with no ``onnx/``, one per test module
+    (the CLIs' bad-input tests check that a refused command writes nothing beside it)."""
+    return tiny_checkpoint(tmp_path_factory.mktemp("unexported") / "ckpt", tiny_mnist_root)
+
+
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory) -> Path:
     """Checkpoint folder of a fresh tiny model whose ``onnx/`` holds fp32, fp16 and int8 graphs.

@@ -1,4 +1,5 @@
-"""Plain helpers shared by the tests: a fake MNIST on disk and a tiny freshly built checkpoint.
+"""Plain helpers shared by the tests: a fake MNIST on disk, a tiny freshly built checkpoint (and
+damaged copies of it), and running a CLI in-process to check its one-line refusal.
 
 Import it as ``from support import ...``: ``tests/conftest.py`` puts ``tests/`` on ``sys.path``
 for every test folder. No fixtures live here (they are in ``tests/conftest.py``); nothing runs
@@ -73,11 +74,43 @@ def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2, seed:
     return save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
 
 
+def refusals(cases: list, names: str = "argv,problem,fix"):
+    """Parametrize a test over rows ``(argv, problem, fix)`` of a bad-input table, each row's
+    test id its argv (``--epochs 0``)."""
+    import pytest
+
+    return pytest.mark.parametrize(names, cases, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+
+
+def run_main(main, argv: list[str], capsys) -> tuple[int, str]:
+    """Exit code and stderr of a CLI's ``main(argv)`` run in-process; an exception other than
+    SystemExit fails the test."""
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def assert_clear(code: int, err: str, *words: str) -> None:
+    """A refused command: exit 2, one line on stderr, no traceback, and every one of ``words``."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, f"not one line:\n{err}"
+    for w in words:
+        assert w in err, f"{w!r} not in {err!r}"
+
+
 def _edit_config(folder: Path, change) -> None:
     import json
 
     path = folder / "config.json"
     path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+
+def _set(section: str, key: str, value):
+    """A damage: ``config.json[section][key] = value``, the rest of the file kept."""
+    return lambda f: _edit_config(f, lambda c: {**c, section: {**c[section], key: value}})
 
 
 #: ways a checkpoint folder can be damaged: name -> (damage(folder), words the error must say)
@@ -88,29 +121,15 @@ BAD_CHECKPOINTS = {
     "config-of-another-tool": (
         lambda f: (f / "config.json").write_text('{"architectures": ["BertModel"], "hidden_size": 768}'),
         "not a vaekit checkpoint config"),
-    "latent-dim-as-string": (
-        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "latent_dim": "2"}}),
-        "latent_dim must be a whole number"),
-    "dim-mults-as-string": (
-        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "dim_mults": "1,2"}}),
-        "dim_mults must be a list of whole numbers"),
-    "unknown-model-key": (
-        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "dimm": 3}}),
-        "unknown VAEConfig keys ['dimm']"),
-    "unknown-model-type": (
-        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "model_type": "gan"}}),
-        "unknown model_type 'gan'"),
-    "unknown-dataset": (
-        lambda f: _edit_config(f, lambda c: {**c, "data": {**c["data"], "dataset": "cifar10"}}),
-        "unknown dataset 'cifar10'"),
+    "latent-dim-as-string": (_set("model", "latent_dim", "2"), "latent_dim must be a whole number"),
+    "dim-mults-as-string": (_set("model", "dim_mults", "1,2"), "dim_mults must be a list of whole numbers"),
+    "unknown-model-key": (_set("model", "dimm", 3), "unknown VAEConfig keys ['dimm']"),
+    "unknown-model-type": (_set("model", "model_type", "gan"), "unknown model_type 'gan'"),
+    "unknown-dataset": (_set("data", "dataset", "cifar10"), "unknown dataset 'cifar10'"),
     "data-section-not-object": (lambda f: _edit_config(f, lambda c: {**c, "data": "mnist"}),
                                 "\"data\" must be an object"),
-    "negative-val-size": (
-        lambda f: _edit_config(f, lambda c: {**c, "data": {**c["data"], "val_size": -5}}),
-        "val_size must be >= 1"),
-    "weights-of-another-latent-dim": (
-        lambda f: _edit_config(f, lambda c: {**c, "model": {**c["model"], "latent_dim": 3}}),
-        "does not match"),
+    "negative-val-size": (_set("data", "val_size", -5), "val_size must be >= 1"),
+    "weights-of-another-latent-dim": (_set("model", "latent_dim", 3), "does not match"),
     "weights-truncated": (
         lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:100]),
         "not a readable safetensors file"),

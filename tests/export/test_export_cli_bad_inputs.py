@@ -11,7 +11,7 @@ import os
 import shutil
 
 import pytest
-from support import BAD_CHECKPOINTS, damaged_checkpoint, tiny_checkpoint
+from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, refusals, run_main
 from vaekit.export import pipeline
 from vaekit.export.__main__ import main
 from vaekit.export.stale import clean_stale
@@ -20,24 +20,7 @@ DEAD_PID = 2**30  # above Linux's pid_max: no process has it
 
 
 def run(argv, capsys) -> tuple[int, str]:
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
-
-
-def assert_clear(code: int, err: str, *words: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, f"not one line:\n{err}"
-    for w in words:
-        assert w in err, f"{w!r} not in {err!r}"
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory, tiny_mnist_root):
-    return tiny_checkpoint(tmp_path_factory.mktemp("export-bad") / "ckpt", tiny_mnist_root)
+    return run_main(main, argv, capsys)
 
 
 OPTIONS = [
@@ -47,33 +30,33 @@ OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("argv,problem,fix", OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
-def test_export_refuses_a_bad_option(argv, problem, fix, ckpt, capsys):
-    code, err = run([str(ckpt), *argv], capsys)
+@refusals(OPTIONS)
+def test_export_refuses_a_bad_option(argv, problem, fix, unexported_ckpt, capsys):
+    code, err = run([str(unexported_ckpt), *argv], capsys)
     assert_clear(code, err, problem, fix)
-    assert not (ckpt / "onnx").exists()
+    assert not (unexported_ckpt / "onnx").exists()
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_CHECKPOINTS))
-def test_export_reports_a_damaged_checkpoint_and_writes_nothing(kind, ckpt, tmp_path, capsys):
-    folder = damaged_checkpoint(tmp_path / "bad", ckpt, kind)
+def test_export_reports_a_damaged_checkpoint_and_writes_nothing(kind, unexported_ckpt, tmp_path, capsys):
+    folder = damaged_checkpoint(tmp_path / "bad", unexported_ckpt, kind)
     code, err = run([str(folder), "--quiet"], capsys)
     assert_clear(code, err, BAD_CHECKPOINTS[kind][1], str(folder))
     assert not (folder / "onnx").exists()
     assert not [p for p in folder.iterdir() if p.name.startswith(".onnx")]
 
 
-def test_export_reports_bad_folders(ckpt, tmp_path, capsys):
+def test_export_reports_bad_folders(unexported_ckpt, tmp_path, capsys):
     code, err = run([str(tmp_path / "nothing")], capsys)
     assert_clear(code, err, "no checkpoint folder at", "python -m vaekit.train --out")
     (tmp_path / "f.txt").write_text("x")
     code, err = run([str(tmp_path / "f.txt")], capsys)
     assert_clear(code, err, "is a file, not a checkpoint folder", "pass the folder")
-    code, err = run([str(ckpt), "--out", str(tmp_path / "f.txt")], capsys)
+    code, err = run([str(unexported_ckpt), "--out", str(tmp_path / "f.txt")], capsys)
     assert_clear(code, err, "is a file", "pass a folder path")
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
-    code, err = run([str(ckpt), "--out", str(tmp_path / "photos")], capsys)
+    code, err = run([str(unexported_ckpt), "--out", str(tmp_path / "photos")], capsys)
     assert_clear(code, err, "is not a vaekit export folder", "choose another --out")
     assert [p.name for p in (tmp_path / "photos").iterdir()] == ["cat.jpg"]
 

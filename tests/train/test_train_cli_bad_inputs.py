@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 import torch
-from support import BAD_CHECKPOINTS, damaged_checkpoint, tiny_checkpoint
+from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, refusals
+from support import run_main as run
 from vaekit.train import build_model, save_checkpoint
 from vaekit.train.__main__ import main as train_main
 from vaekit.train.__main__ import parse
@@ -23,23 +24,6 @@ from vaekit.train.config import (
 from vaekit.train.evaluate import main as evaluate_main
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-
-
-def run(main, argv, capsys) -> tuple[int, str]:
-    """Exit code and stderr of ``main(argv)``; an exception other than SystemExit fails the test."""
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
-
-
-def assert_clear(code: int, err: str, *words: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, f"not one line:\n{err}"
-    for w in words:
-        assert w in err, f"{w!r} not in {err!r}"
 
 
 # ------------------------------------------------------------------ train: options out of range
@@ -91,7 +75,7 @@ TRAIN = [  # argv, words naming the problem, words naming the fix
 ]
 
 
-@pytest.mark.parametrize("argv,problem,fix", TRAIN, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@refusals(TRAIN)
 def test_train_refuses_an_option_out_of_range_at_parse_time(argv, problem, fix, capsys, tmp_path):
     out = tmp_path / "run"
     code, err = run(train_main, [*argv, "--out", str(out)] if "--out" not in argv else argv, capsys)
@@ -137,7 +121,7 @@ RESUME_REFUSED = [  # a key that cannot change mid-run: named with its saved and
 ]
 
 
-@pytest.mark.parametrize("extra,problem,fix", RESUME_REFUSED, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@refusals(RESUME_REFUSED, "extra,problem,fix")
 def test_resume_refuses_a_changed_key_naming_it(extra, problem, fix, resumable, tmp_path, capsys):
     out = _copy(resumable, tmp_path)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -188,11 +172,6 @@ def test_out_below_a_file_is_refused(tmp_path, capsys):
 # ------------------------------------------------------------------ evaluate
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory, tiny_mnist_root):
-    return tiny_checkpoint(tmp_path_factory.mktemp("eval") / "ckpt", tiny_mnist_root)
-
-
 EVALUATE = [
     (["--samples", "0"], "--samples must be >= 1, got 0", "--samples 1000"),
     (["--samples", "-3"], "--samples must be >= 1, got -3", "--samples 1000"),
@@ -205,27 +184,27 @@ EVALUATE = [
 ]
 
 
-@pytest.mark.parametrize("argv,problem,fix", EVALUATE, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
-def test_evaluate_refuses_an_option_out_of_range(argv, problem, fix, ckpt, capsys):
-    code, err = run(evaluate_main, [str(ckpt), *argv], capsys)
+@refusals(EVALUATE)
+def test_evaluate_refuses_an_option_out_of_range(argv, problem, fix, unexported_ckpt, capsys):
+    code, err = run(evaluate_main, [str(unexported_ckpt), *argv], capsys)
     assert_clear(code, err, problem, fix)
 
 
-def test_evaluate_checks_the_json_path_before_evaluating(ckpt, tmp_path, capsys):
-    code, err = run(evaluate_main, [str(ckpt), "--json", str(tmp_path / "no" / "r.json")], capsys)
+def test_evaluate_checks_the_json_path_before_evaluating(unexported_ckpt, tmp_path, capsys):
+    code, err = run(evaluate_main, [str(unexported_ckpt), "--json", str(tmp_path / "no" / "r.json")], capsys)
     assert_clear(code, err, "its folder", "does not exist", "nothing was evaluated")
-    code, err = run(evaluate_main, [str(ckpt), "--json", str(tmp_path)], capsys)
+    code, err = run(evaluate_main, [str(unexported_ckpt), "--json", str(tmp_path)], capsys)
     assert_clear(code, err, "is a folder", "pass a file path")
 
 
-def test_evaluate_prints_the_result_before_a_failing_write(ckpt, tmp_path, capsys, monkeypatch):
+def test_evaluate_prints_the_result_before_a_failing_write(unexported_ckpt, tmp_path, capsys, monkeypatch):
     import vaekit.train.evaluate as evaluate
 
     def full_disk(path, text):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(evaluate, "atomic_write_text", full_disk)
-    code = evaluate_main([str(ckpt), "--samples", "2", "--limit", "4", "--json",
+    code = evaluate_main([str(unexported_ckpt), "--samples", "2", "--limit", "4", "--json",
                           str(tmp_path / "r.json")])
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in err
@@ -234,8 +213,8 @@ def test_evaluate_prints_the_result_before_a_failing_write(ckpt, tmp_path, capsy
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_CHECKPOINTS))
-def test_evaluate_reports_a_damaged_checkpoint(kind, ckpt, tmp_path, capsys):
-    folder = damaged_checkpoint(tmp_path / "bad", ckpt, kind)
+def test_evaluate_reports_a_damaged_checkpoint(kind, unexported_ckpt, tmp_path, capsys):
+    folder = damaged_checkpoint(tmp_path / "bad", unexported_ckpt, kind)
     code, err = run(evaluate_main, [str(folder), "--samples", "2"], capsys)
     assert_clear(code, err, BAD_CHECKPOINTS[kind][1], str(folder))
 

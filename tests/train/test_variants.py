@@ -9,9 +9,7 @@ from vaekit.train import (
     MODELS,
     BetaVAEConfig,
     CVAEConfig,
-    DataConfig,
     IWAEConfig,
-    TrainConfig,
     VAEConfig,
     VampConfig,
     VampPrior,
@@ -20,7 +18,7 @@ from vaekit.train import (
     register,
 )
 from vaekit.train.__main__ import build_parser, parse
-from vaekit.train.config import model_config
+from vaekit.train.config import DataConfig, TrainConfig, model_config
 from vaekit.train.data import load_split
 from vaekit.train.loop import train
 from vaekit.train.objective import gaussian_log_prob, log_mean_exp
