@@ -79,6 +79,11 @@ class Examples:
     classes: tuple[str, ...]
 
 
+def _runner_fact(name: str, doc: str) -> property:
+    """A read-only property of :class:`VAE` answered by its decoder's :class:`GraphRunner`."""
+    return property(lambda self: getattr(self._decoder, name), doc=doc)
+
+
 class VAE:
     """Encoder and decoder ONNX sessions behind a numpy API. Build it with :meth:`VAE.load`."""
 
@@ -189,24 +194,13 @@ class VAE:
         m = self.metadata
         return int(m["channels"]), int(m["height"]), int(m["width"])
 
-    @property
-    def providers(self) -> list[str]:
-        """The execution providers onnxruntime actually uses (from the sessions)."""
-        return self._decoder.providers
-
-    @property
-    def device(self) -> str:
-        """Where ``output="ortvalue"`` results live: ``"cpu"`` or ``"cuda"``."""
-        return self._decoder.device
-
-    @property
-    def io_binding(self) -> bool:
-        return self._decoder.io_binding
-
-    @property
-    def cuda_graph(self) -> bool:
-        """Whether decode/encode replay captured CUDA graphs (CudaOptions(cuda_graph=True) on CUDA)."""
-        return self._decoder.cuda_graph
+    # how the sessions run, as the decoder's runner reports it (the encoder's runs the same way)
+    providers = _runner_fact("providers", "The execution providers onnxruntime actually uses "
+                             "(from the sessions): list[str].")
+    device = _runner_fact("device", 'Where ``output="ortvalue"`` results live: ``"cpu"`` or ``"cuda"``.')
+    io_binding = _runner_fact("io_binding", "Whether runs bind their inputs and outputs (bool).")
+    cuda_graph = _runner_fact("cuda_graph", "Whether decode/encode replay captured CUDA graphs "
+                              "(CudaOptions(cuda_graph=True) on CUDA): bool.")
 
     @property
     def parity_tolerance(self) -> float:
