@@ -3,7 +3,7 @@
 //   node run_graphs.mjs JOBS.json
 //
 // JOBS.json: [{"graph": path, "inputs": {name: {"dims": [...], "file": path}}, "out": prefix}].
-// Each input is raw little-endian float32; each output is written to PREFIX.NAME.f32, and a
+// Each input is raw little-endian float32 (int64 where its spec says "dtype": "int64"); each output is written to PREFIX.NAME.f32, and a
 // graph that fails to load or run writes PREFIX.error with the message instead.
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -20,7 +20,10 @@ for (const job of jobs) {
     const feeds = {};
     for (const [name, spec] of Object.entries(job.inputs)) {
       const bytes = readFileSync(spec.file);
-      feeds[name] = new ort.Tensor("float32", new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), spec.dims);
+      const raw = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      feeds[name] = spec.dtype === "int64"
+        ? new ort.Tensor("int64", new BigInt64Array(raw), spec.dims)
+        : new ort.Tensor("float32", new Float32Array(raw), spec.dims);
     }
     const out = await session.run(feeds);
     for (const [name, tensor] of Object.entries(out)) {
