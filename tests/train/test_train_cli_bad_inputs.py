@@ -65,8 +65,8 @@ TRAIN = [  # argv, words naming the problem, words naming the fix
     (["--out", " "], "out is empty", "--out"),
     (["--model", "beta_vae", "--beta", "-4"], "beta must be > 0, got -4.0", "beta=1"),
     (["--model", "iwae", "--k", "0"], "k must be >= 1, got 0", "--k 1"),
-    (["--dim-mults", "0"], "dim_mults must be one or more whole numbers >= 1", "--dim-mults 1 2"),
     (["--dim-mults", "1", "2", "4"], "does not halve 3 times", "fewer stages"),
+    (["--dim-mults", "0"], "dim_mults must be one or more whole numbers >= 1", "--dim-mults 1 2"),
     (["--groups", "0"], "groups must be >= 1, got 0", "--groups 1"),
     (["--latent-dim", "0"], "latent_dim must be >= 1, got 0", "--latent-dim 1"),
     (["--bottleneck-blocks", "-1"], "bottleneck_blocks must be >= 0", "--bottleneck-blocks 0"),
@@ -172,7 +172,7 @@ def test_out_below_a_file_is_refused(tmp_path, capsys):
 # ------------------------------------------------------------------ evaluate
 
 
-EVALUATE = [
+@refusals([
     (["--samples", "0"], "--samples must be >= 1, got 0", "--samples 1000"),
     (["--samples", "-3"], "--samples must be >= 1, got -3", "--samples 1000"),
     (["--limit", "-1"], "--limit must be >= 0, got -1", "0: every image"),
@@ -181,10 +181,7 @@ EVALUATE = [
     (["--device", "cuda:99"], "GPU", "--device"),
     (["--split", "train"], "invalid choice: 'train'", "choose from"),
     (["--samples", "ten"], "invalid int value: 'ten'", "--help"),
-]
-
-
-@refusals(EVALUATE)
+])
 def test_evaluate_refuses_an_option_out_of_range(argv, problem, fix, unexported_ckpt, capsys):
     code, err = run(evaluate_main, [str(unexported_ckpt), *argv], capsys)
     assert_clear(code, err, problem, fix)
