@@ -288,4 +288,6 @@ CLIENT_LIMITS = (
      "why": "at batch > 1 it computes wrong values (no error); fp32 and fp16 run at any batch"},
     {"client": "OpenCV DNN 5.0", "precision": "int8", "safe_batch_sizes": [],
      "why": "refuses QDQ int8 graphs; fp32 and fp16 run at any batch"},
+    {"client": "OpenCV DNN 4.x (4.10-4.14)", "input": "label", "safe_batch_sizes": [],
+     "why": "mishandles a conditional model's int64 label input (wrong output size or an error)"},
 )

@@ -471,7 +471,8 @@ def _requires(folder: Path, contract: dict[str, Any]) -> dict[str, Any]:
             opsets[domain] = max(version, opsets.get(domain, 0))
     return {"ir_version": max(n["ir_version"] for n in needs), "opsets": opsets,
             "onnxruntime": f">={needs[0]['onnxruntime']}", "batch_sizes": "any N >= 1",
-            "client_limits": [dict(limit) for limit in CLIENT_LIMITS]}
+            "client_limits": [dict(limit) for limit in CLIENT_LIMITS
+                              if limit.get("input") in (None, *contract.get("decoder_inputs", ()))]}
 
 
 def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:
