@@ -33,10 +33,13 @@ def check_runtime(folders: list[Path]) -> None:
 
     for folder in folders:
         vae = VAE.load(folder, providers="cpu")
-        images = vae.examples().images[:4]
-        mean, _ = vae.encode(images)
-        decoded = vae.decode(mean)
-        samples = vae.sample(2, seed=0)
+        examples = vae.examples()
+        images = examples.images[:4]
+        # a conditional model takes the examples' own labels (an unconditional one: None)
+        labels = examples.labels[:4] if vae.conditional else None
+        mean, _ = vae.encode(images, labels=labels)
+        decoded = vae.decode(mean, labels=labels)
+        samples = vae.sample(2, seed=0, labels=labels[:2] if vae.conditional else None)
         assert decoded.shape == (len(images), *vae.image_shape), decoded.shape
         assert np.isfinite(samples).all() and 0 <= samples.min() and samples.max() <= 1
         step(f"{folder}: encode/decode/sample ok, latent {vae.latent_dim}, image {vae.image_shape}")
