@@ -45,7 +45,7 @@ from vaekit.train.checkpoint import (
     vaekit_version,
 )
 from vaekit.train.config import DataConfig, dump_json
-from vaekit.train.data import ImageSplit
+from vaekit.train.data import PRESENTATION, ImageSplit, presentation
 from vaekit.train.model import VAE
 
 from .freshness import default_out
@@ -113,6 +113,7 @@ def export_checkpoint(
         bar.update()
         contract = _contract(model, data_cfg, checkpoint)
         contract.update(_conditioning(model, test))
+        contract.update(_presentation(model, data_cfg))
         contract["prior"] = _write_prior(tmp, model)
         contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
         inputs = _parity_inputs(model, test)
@@ -262,6 +263,15 @@ def _parity_inputs(model: VAE, test: ImageSplit | None) -> dict[str, torch.Tenso
         inputs[LABEL_INPUT] = (test.labels[_order(len(test))[:n]] if labelled
                                else torch.randint(0, model.config.num_classes, (n,), generator=g))
     return inputs
+
+
+def _presentation(model: VAE, data_cfg: DataConfig | None) -> dict[str, Any]:
+    """What a consumer (the demo) shows the model with: ``plottable`` (its latent is drawn as
+    a plane) and, when the dataset is known, the pictures' ``background`` and ``framing``."""
+    facts: dict[str, Any] = {"plottable": latent_is_plottable(model.config.latent_dim)}
+    if data_cfg is not None and data_cfg.dataset in PRESENTATION:
+        facts.update(presentation(data_cfg))
+    return facts
 
 
 def _conditioning(model: VAE, test: ImageSplit | None) -> dict[str, Any]:

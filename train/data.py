@@ -209,6 +209,27 @@ LOADERS: dict[str, Callable[[DataConfig, str], ImageSplit]] = {
     "celeba": _load_celeba,
 }
 
+#: How each dataset's pictures look and how its loader framed them; the exporter writes this
+#: into vaekit.json (``background``, ``framing``) so that a consumer (the demo) frames a
+#: visitor's picture the same way without knowing dataset names.
+PRESENTATION: dict[str, Callable[[DataConfig], dict]] = {
+    # NIST digits were scaled into a 20x20 box and centred by centre of mass in 28x28
+    "mnist": lambda c: {"background": "dark",
+                        "framing": {"method": "ink-box", "box": 20 / 28, "centre": "mass"}},
+    # products trimmed to their box, scaled to 28 pixels on the longer side and centred
+    "fashion-mnist": lambda c: {"background": "dark",
+                                "framing": {"method": "ink-box", "box": 1.0, "centre": "box"}},
+    "celeba": lambda c: {"background": "light",
+                         "framing": {"method": "centre-crop", "crop_fraction": c.crop_fraction}},
+}
+
+
+def presentation(config: DataConfig) -> dict:
+    """``{"background": ..., "framing": ...}`` of ``config.dataset`` (see :data:`PRESENTATION`)."""
+    if config.dataset not in PRESENTATION:
+        raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {sorted(PRESENTATION)}")
+    return PRESENTATION[config.dataset](config)
+
 
 def load_split(config: DataConfig, split: str) -> ImageSplit:
     """Load ``split`` (train/valid/test) of ``config.dataset`` as uint8 tensors."""

@@ -40,3 +40,13 @@ def test_a_damaged_examples_file_is_skipped_with_a_warning(exported, damaged, ca
     assert picture.image.shape == (4 * 58, 4 * 58), "the model itself is served"
     with pytest.raises(ValueError, match="exported without examples.npz"):
         Handlers(models).reconstruct_example("cut", 0)
+
+
+def test_the_export_writes_the_facts_the_demo_reads(exported):
+    """vaekit.json carries background, framing and plottable, so nothing is derived."""
+    models = load_models([exported["mnist-tiny"]], providers="cpu")
+    f = models["mnist-tiny"].facts
+    assert f.dark_background and f.plottable
+    assert (f.framing.method, f.framing.centre) == ("ink-box", "mass")
+    assert f.framing.box == pytest.approx(20 / 28)
+    assert not {"background", "framing", "plottable"} & set(f.derived), f.derived
