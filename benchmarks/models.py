@@ -90,9 +90,20 @@ def shipped_checkpoints() -> list[Path]:
     """``checkpoints/<name>/`` folders that hold a config.json, known names first."""
     if not CHECKPOINTS.is_dir():
         return []
-    found = sorted(p for p in CHECKPOINTS.iterdir() if (p / CONFIG).is_file())
+    found = sorted(p for p in CHECKPOINTS.iterdir()
+                   if (p / CONFIG).is_file() and not _takes_more_than_z(p))
     rank = {n: i for i, n in enumerate(SHIPPED_ORDER)}
     return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def _takes_more_than_z(checkpoint: Path) -> bool:
+    """A decoder with inputs beside ``z`` (a conditional model's label): the latency cases feed
+    ``z`` alone, so such a model is left out of them (its export's contract says so)."""
+    try:
+        contract = json.loads((checkpoint / ONNX_SUBFOLDER / CONTRACT_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return list(contract.get("decoder_inputs", ["z"])) != ["z"]
 
 
 def _is_rgb64(checkpoint: Path | None) -> bool:

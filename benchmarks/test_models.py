@@ -17,3 +17,19 @@ def test_full_run_covers_the_64x64_rgb_configuration():
 def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown models \['nope'\].*rgb64-fresh"):
         model_specs("full", only="nope")
+
+
+def test_models_whose_decoder_takes_a_label_are_left_out_of_the_latency_cases(tmp_path, monkeypatch):
+    import json
+
+    from vaekit.format import CONFIG, CONTRACT_FILE, ONNX_SUBFOLDER
+
+    from . import models
+
+    for name, inputs in (("plain", ["z"]), ("conditional", ["z", "label"])):
+        (tmp_path / name / ONNX_SUBFOLDER).mkdir(parents=True)
+        (tmp_path / name / CONFIG).write_text("{}")
+        (tmp_path / name / ONNX_SUBFOLDER / CONTRACT_FILE).write_text(
+            json.dumps({"decoder_inputs": inputs}))
+    monkeypatch.setattr(models, "CHECKPOINTS", tmp_path)
+    assert [p.name for p in models.shipped_checkpoints()] == ["plain"]
