@@ -92,7 +92,8 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
         steps = min(steps, cfg.max_steps - step)
     sums: torch.Tensor | None = None
     keys: list[str] = []
-    seen = torch.zeros((), dtype=torch.float64, device=feed.device)
+    acc = torch.float32 if feed.device.type == "mps" else torch.float64  # MPS has no float64
+    seen = torch.zeros((), dtype=acc, device=feed.device)
     t0 = time.perf_counter()
     bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
                disable=not (progress and dist.is_main))
@@ -109,8 +110,8 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
         step += 1
         if sums is None:
             keys = list(terms)
-            sums = torch.zeros(len(keys), dtype=torch.float64, device=feed.device)
-        sums += torch.stack([terms[k].detach().double() for k in keys]) * len(x)
+            sums = torch.zeros(len(keys), dtype=acc, device=feed.device)
+        sums += torch.stack([terms[k].detach().to(acc) for k in keys]) * len(x)
         seen += len(x)
         bar.update()
         if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
