@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, graph_file
+from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, atomic_write_text, graph_file
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = (
@@ -313,10 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 shown = (f"{row['median_ms']:9.3f} ms  diff {row.get('max_abs_diff', float('nan')):.2e}"
                          if "median_ms" in row else f"ERROR {row['error'][:120]}")
                 print(f"{model['name']:>18} b{batch:<5} {name:<26} {shown}", flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                tmp = args.out.with_name(args.out.name + ".tmp")
-                tmp.write_text(json.dumps(report, indent=1))
-                os.replace(tmp, args.out)
+                atomic_write_text(args.out, json.dumps(report, indent=1))
     return 0
 
 
