@@ -21,7 +21,8 @@ def staging_prefix(out: Path, kind: str) -> str:
 
 def _owner_alive(folder: Path, out: Path) -> bool:
     """Whether the process named in the folder's name still runs (False for legacy names)."""
-    rest = folder.name.split("-", 1)[1] if "-" in folder.name else ""
+    # "KIND-PID-XXXX" (legacy: "KIND-XXXX"); NAME itself may hold dashes ("--out mnist-z2")
+    rest = folder.name.removeprefix(f".{out.name}.").partition("-")[2]
     pid = rest.split("-", 1)[0]
     if not pid.isdigit() or "-" not in rest:
         return False  # written by an older vaekit without a process id: nobody owns it now

@@ -106,3 +106,13 @@ def test_a_previous_export_parked_by_a_killed_swap_is_put_back(tmp_path):
     clean_stale(ckpt / "onnx")
     assert (ckpt / "onnx" / "vaekit.json").read_text() == '{"previous": true}'
     assert [p.name for p in ckpt.iterdir()] == ["onnx"]
+
+
+def test_a_live_exports_folder_is_kept_when_the_export_name_holds_dashes(tmp_path):
+    out = tmp_path / "mnist-z2"  # `--out mnist-z2`: the name itself holds a dash
+    running = tmp_path / f".mnist-z2.tmp-{os.getpid()}-efgh"
+    dead = tmp_path / f".mnist-z2.tmp-{DEAD_PID}-abcd"
+    running.mkdir()
+    dead.mkdir()
+    assert clean_stale(out) == [dead.name]
+    assert running.is_dir()
