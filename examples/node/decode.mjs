@@ -23,6 +23,7 @@ import { normals } from "../../web/normals.js";
 
 const USAGE = "usage: node decode.mjs EXPORT_DIR [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
+const MAX_COUNT = 4096; // the most images one run decodes (--count, or rows of --z)
 const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
 
 function parseArgs(argv) {
@@ -49,7 +50,7 @@ function parseArgs(argv) {
     }
     return v;
   };
-  args.count = number("count", 1, 4096, true);
+  args.count = number("count", 1, MAX_COUNT, true);
   args.seed = number("seed", 0, 2 ** 32 - 1, true);
   args.temperature = number("temperature", 0, 10, false);
   if (!["fp32", "fp16", "int8"].includes(args.precision)) fail(`--precision must be fp32, fp16 or int8, got ${args.precision}`);
@@ -118,8 +119,10 @@ function readJson(path, what) {
 function latents(args, n, d) {
   if (args.z === null) return normals(args.seed, n * d).map((v) => v * args.temperature);
   const rows = readJson(args.z, "--z");
-  if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r) || r.length !== d)) {
-    fail(`--z ${args.z} must be a JSON array of rows of ${d} numbers (the latent size)`);
+  // a string or null would become NaN in the Float32Array and decode to NaN pictures, silently
+  const bad = (r) => !Array.isArray(r) || r.length !== d || r.some((v) => typeof v !== "number");
+  if (!Array.isArray(rows) || rows.length < 1 || rows.length > MAX_COUNT || rows.some(bad)) {
+    fail(`--z ${args.z} must be a JSON array of 1..${MAX_COUNT} rows of ${d} numbers (the latent size)`);
   }
   return Float32Array.from(rows.flat());
 }

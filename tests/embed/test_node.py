@@ -59,3 +59,6 @@ def test_node_example_refuses_bad_options_with_the_fix(node, tmp_path):
     (tmp_path / "z.json").write_text("[[1, 2, 3]]")
     out = run(node, folder, "--z", str(tmp_path / "z.json"))
     assert out.returncode == 2 and "rows of 2 numbers (the latent size)" in out.stderr
+    (tmp_path / "z.json").write_text('[[1, "2"]]')  # not a number: would decode to NaN pictures
+    out = run(node, folder, "--z", str(tmp_path / "z.json"))
+    assert out.returncode == 2 and "rows of 2 numbers (the latent size)" in out.stderr
