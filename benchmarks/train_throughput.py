@@ -18,7 +18,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def run_case(case: Case, device: torch.device, *, epochs: int, max_seconds: floa
     s = _Setup(config, cfg, device, dist)
     feed = DeviceFeed(data, device, binary=s.model.likelihood.binary, channels_last=s.cuda)
     t0 = time.perf_counter()
-    warm = TrainConfig(**{**vars(cfg), "max_steps": 20})
+    warm = replace(cfg, max_steps=20)
     _train_epoch(s, feed, warm, 0, 0, dist, False)  # warm-up (and compilation): 20 steps
     warmup_seconds = time.perf_counter() - t0
     rates = []
@@ -83,7 +83,7 @@ def run_case(case: Case, device: torch.device, *, epochs: int, max_seconds: floa
     rates.sort()
     return {
         "case": case.name, "device": _device_name(device), "batch_size": case.batch_size,
-        "compile": case.compile, "model": {**config.to_dict()}, "images_per_epoch": case.images,
+        "compile": case.compile, "model": config.to_dict(), "images_per_epoch": case.images,
         "epochs_timed": len(rates), "images_per_second_median": rates[len(rates) // 2],
         "images_per_second_all": [round(r, 1) for r in rates],
         "warmup_seconds": round(warmup_seconds, 2), "threads": torch.get_num_threads(),
