@@ -19,10 +19,10 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
+from vaekit.format import atomic_write_text
 from vaekit.train.config import TrainConfig, VAEConfig
 from vaekit.train.data import ImageSplit
 from vaekit.train.distributed import Distributed
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: " + (f"{shown:,.0f} images/s" if shown else rec.get("error", "")),
               flush=True)
         if args.out:
-            Path(args.out).write_text(json.dumps(records, indent=2) + "\n")
+            atomic_write_text(args.out, json.dumps(records, indent=2) + "\n")
     return 0
 
 
