@@ -116,7 +116,6 @@ api.sample = async function sample() {
 // ----------------------------------------------------------------- the 2-D pad
 
 const point = { z1: 0, z2: 0 };
-let pending = null;
 
 function drawPad() {
   const pad = document.getElementById("pad");
@@ -152,15 +151,23 @@ api.setPoint = async function setPoint(z1, z2) {
 function padEvents() {
   const pad = document.getElementById("pad");
   let dragging = false;
+  let pending = null; // the decode under way
+  let latest = null; // the newest pointer position not decoded yet
+  // one decode at a time; when it ends, the latest position (e.g. the drop) is decoded next
+  const decodeLatest = () => {
+    const [z1, z2] = latest;
+    latest = null;
+    pending = api.setPoint(z1, z2).finally(() => {
+      pending = null;
+      if (latest !== null) decodeLatest();
+    });
+  };
   const move = (e) => {
     const box = pad.getBoundingClientRect();
     const z1 = ((e.clientX - box.left) / box.width) * 2 * PAD_RANGE - PAD_RANGE;
     const z2 = PAD_RANGE - ((e.clientY - box.top) / box.height) * 2 * PAD_RANGE;
-    if (pending === null) {
-      pending = api.setPoint(z1, z2).finally(() => { pending = null; });
-    } else {
-      point.z1 = z1; point.z2 = z2; // the next move decodes the latest point
-    }
+    latest = [z1, z2];
+    if (pending === null) decodeLatest();
   };
   pad.addEventListener("pointerdown", (e) => { dragging = true; pad.setPointerCapture(e.pointerId); move(e); });
   pad.addEventListener("pointermove", (e) => { if (dragging) move(e); });
