@@ -24,6 +24,7 @@ from vaekit.format import CONFIG
 from .checkpoint import (
     CHECKPOINT_FILES,
     RESUME,
+    UNRECORDED,
     CheckpointError,
     clean_stale_files,
     load_resume,
@@ -44,8 +45,9 @@ APPLIES = {
               "device", "eval_batch_size", "compile", "log_every"),
     "data": ("data_root", "download"),
 }
-#: flags that start or continue a run: they differ between the runs by design
-NOT_OPTIONS = ("out", "resume", "overwrite")
+#: flags that start or continue a run: they differ between the runs by design (the same keys
+#: save_checkpoint leaves out of config.json["changes"])
+NOT_OPTIONS = UNRECORDED["train"]
 
 
 class RunFolderError(ValueError):
