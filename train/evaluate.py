@@ -15,7 +15,6 @@ import math
 import os
 import sys
 import time
-import typing
 from pathlib import Path
 
 import torch
@@ -98,16 +97,11 @@ def evaluate_iwae(
     }
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (exit 2), without the usage text."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m vaekit.train.evaluate", description=__doc__,
-                       allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .__main__ import OneLineParser  # the training CLI's one-line errors, here too
+
+    p = OneLineParser(prog="python -m vaekit.train.evaluate", description=__doc__,
+                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N images (0: all)")
     p.add_argument("--samples", type=int, default=1000, help="importance samples K per image (>= 1)")
