@@ -30,6 +30,7 @@ from vaekit.format import (
     atomic_write_text,
     graph_file,
 )
+from vaekit.runtime.contract import read_contract
 
 from .errors import ExportError
 
@@ -82,7 +83,7 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                          f"it as a folder name)")
     if repo.exists() and not repo.is_dir():
         raise ValueError(f"--triton {repo} is a file: pass a folder (the model repository)")
-    contract = _read_contract(export_dir)
+    contract = read_contract(export_dir)  # refuses a missing, unreadable or foreign vaekit.json
     folders = []
     for graph in GRAPHS:
         source = export_dir / graph_file(graph, config.precision)
@@ -97,15 +98,6 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         atomic_write_text(folder / "config.pbtxt", text)
         folders.append(folder)
     return folders
-
-
-def _read_contract(export_dir: Path) -> dict[str, Any]:
-    import json
-
-    path = export_dir / CONTRACT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no {CONTRACT_FILE} in {export_dir}: export the checkpoint first")
-    return json.loads(path.read_text())
 
 
 def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:
@@ -132,7 +124,11 @@ def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> li
 def config_pbtxt(name: str, model: onnx.ModelProto, contract: dict[str, Any], graph: str,
                  config: TritonConfig) -> str:
     """Triton's ``config.pbtxt`` (protobuf text of ``inference.ModelConfig``) for one graph."""
-    entry = contract[graph]
+    entry = contract.get(graph)
+    if not isinstance(entry, dict) or not isinstance(entry.get("inputs"), dict) \
+            or not isinstance(entry.get("outputs"), dict):
+        raise ExportError(f"{CONTRACT_FILE} lists no inputs and outputs of the {graph}: re-export "
+                          f"with `python -m vaekit.export CHECKPOINT`")
     inputs = _tensor_specs(model.graph.input, entry["inputs"], "input")
     outputs = _tensor_specs(model.graph.output, entry["outputs"], "output")
 

@@ -60,6 +60,27 @@ def test_bad_triton_options_are_refused_with_the_fix(tiny_ckpt, tmp_path, capsys
     assert "is a file: pass a folder" in capsys.readouterr().err
 
 
+def test_a_damaged_contract_is_refused_with_the_fix(tmp_path):
+    from vaekit.export.errors import ExportError
+    from vaekit.export.triton import write_triton_repo
+    from vaekit.format import FORMAT, FORMAT_VERSION
+
+    export = tmp_path / "onnx"
+    export.mkdir()
+    (export / "vaekit.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON .* re-export"):
+        write_triton_repo(export, tmp_path / "repo", name="m")
+    contract = {"format": FORMAT, "format_version": FORMAT_VERSION, "channels": 1, "height": 2, "width": 2,
+                "latent_dim": 2, "likelihood": "bernoulli", "dataset": "d", "checkpoint_sha256": "0",
+                "vaekit_version": "0", "opset": 18}  # no "encoder" entry (a KeyError before)
+    (export / "vaekit.json").write_text(json.dumps(contract))
+    for graph in ("encoder", "decoder"):
+        (export / f"{graph}.onnx").write_bytes(onnx.helper.make_model(onnx.helper.make_graph(
+            [], graph, [], [])).SerializeToString())
+    with pytest.raises(ExportError, match="lists no inputs and outputs of the encoder: re-export"):
+        write_triton_repo(export, tmp_path / "repo", name="m")
+
+
 def test_a_conditional_decoder_label_is_a_per_item_scalar(tmp_path):
     """label int64 [N] (a conditional model): Triton dims [1], reshaped to [] for the graph."""
     from onnx import TensorProto, helper
