@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .data import ImageSplit
+from .data import ImageSplit, binarize
 
 
 class DeviceFeed:
@@ -52,6 +52,6 @@ class DeviceFeed:
             x = self.images[idx].to(dtype=torch.float32, memory_format=self.memory_format)
             x = x.div_(255)
             if noise is not None:
-                x = torch.bernoulli(x, generator=noise)
+                x = binarize(x, noise)
             yield x, self.labels[idx]
 
