@@ -7,7 +7,7 @@ Encoder ``[N, C, H, W] in [0, 1] -> (mean, logvar) [N, D]``::
     ResidualBlocks at the bottleneck
     norm -> SiLU -> flatten -> Linear -> (mean, logvar)
 
-Decoder ``z [N, D] -> params [N, P*C, H, W]`` mirrors it (Linear -> reshape ->
+Decoder ``z [N, D] -> params [N, P, H, W]`` mirrors it (Linear -> reshape ->
 ResidualBlocks -> Upsample + ConvBlock(s) per stage -> output projection). No skip
 connection crosses the latent. The bottleneck shape is computed from the config, never
 hard-coded.
@@ -104,7 +104,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """``z [N, D] (, label [N]) -> likelihood params [N, P*C, H, W]`` (P = params per channel).
+    """``z [N, D] (, label [N]) -> likelihood params [N, P, H, W]``, P = ``param_channels(C)``.
 
     ``num_classes > 0`` conditions on a class label: a learned vector per class is added to
     the input projection's output, i.e. the one-hot label concatenated to ``z``.
@@ -133,7 +133,7 @@ class Decoder(nn.Module):
         self.output_projection = nn.Sequential(
             make_norm(config.norm, dims[0], groups=config.groups),
             nn.SiLU(),
-            nn.Conv2d(dims[0], likelihood.params_per_channel * config.in_channels, 3, padding=1),
+            nn.Conv2d(dims[0], likelihood.param_channels(config.in_channels), 3, padding=1),
         )
         likelihood.init_output_bias(self.output_projection[-1].bias)
 

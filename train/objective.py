@@ -34,12 +34,20 @@ def get_likelihood(name: str) -> Likelihood:
 
 
 class Likelihood:
-    """p(x | z) given the decoder's output ``params`` [N, P*C, H, W]."""
+    """p(x | z) given the decoder's output ``params`` [N, P, H, W], ``P = param_channels(C)``."""
 
     name: str = ""
     params_per_channel: int = 1
     #: whether targets are binarised (Bernoulli) rather than 8-bit intensities
     binary: bool = False
+
+    def param_channels(self, in_channels: int) -> int:
+        """How many channels of ``params`` the decoder produces for ``in_channels``-channel images."""
+        return self.params_per_channel * in_channels
+
+    @classmethod
+    def check_channels(cls, in_channels: int) -> None:
+        """Refuse (ValueError naming the fix) an image channel count this likelihood cannot model."""
 
     def nll(self, params: Tensor, x: Tensor) -> Tensor:
         """Negative log-likelihood in nats per image, ``[N]``. ``x`` is in [0, 1]."""
@@ -50,7 +58,7 @@ class Likelihood:
         raise NotImplementedError
 
     def init_output_bias(self, bias: Tensor) -> None:
-        """Initialise the decoder's last bias ``[P*C]`` in place (default: leave it)."""
+        """Initialise the decoder's last bias ``[P]`` in place (default: leave it)."""
 
 
 @register_likelihood("bernoulli")
@@ -65,6 +73,32 @@ class Bernoulli(Likelihood):
 
     def mean(self, params: Tensor) -> Tensor:
         return torch.sigmoid(params)
+
+
+def _discretized_logistic_log_prob(x: Tensor, loc: Tensor, log_scale: Tensor, bins: int) -> Tensor:
+    """log P(x) per element under a logistic(loc, exp(log_scale)) discretised to ``bins`` levels.
+
+    ``x`` is in [-1, 1] on the grid of ``bins`` levels (bins are ``2 / (bins - 1)`` wide); the
+    first and last bin take the whole tail, so the probabilities of the levels sum to 1.
+    """
+    half_bin = 1.0 / (bins - 1)
+    centered = x - loc
+    inv_s = torch.exp(-log_scale)
+    plus_in = inv_s * (centered + half_bin)
+    min_in = inv_s * (centered - half_bin)
+    log_cdf_plus = plus_in - F.softplus(plus_in)  # log sigmoid(plus_in), for x == 0
+    log_one_minus_cdf_min = -F.softplus(min_in)  # for x == 255
+    cdf_delta = torch.sigmoid(plus_in) - torch.sigmoid(min_in)
+    mid_in = inv_s * centered
+    log_pdf_mid = mid_in - log_scale - 2 * F.softplus(mid_in)  # far tails: density * bin
+    log_prob_mid = torch.where(
+        cdf_delta > 1e-5,
+        torch.log(cdf_delta.clamp(min=1e-12)),
+        log_pdf_mid - math.log((bins - 1) / 2),
+    )
+    return torch.where(
+        x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_prob_mid)
+    )
 
 
 @register_likelihood("logistic")
@@ -89,24 +123,7 @@ class DiscretizedLogistic(Likelihood):
     def nll(self, params: Tensor, x: Tensor) -> Tensor:
         loc, log_scale = self.split(params)
         x = x.float() * 2 - 1  # [0, 1] -> [-1, 1], bins are 2/255 wide
-        half_bin = 1.0 / (self.bins - 1)
-        centered = x - loc
-        inv_s = torch.exp(-log_scale)
-        plus_in = inv_s * (centered + half_bin)
-        min_in = inv_s * (centered - half_bin)
-        log_cdf_plus = plus_in - F.softplus(plus_in)  # log sigmoid(plus_in), for x == 0
-        log_one_minus_cdf_min = -F.softplus(min_in)  # for x == 255
-        cdf_delta = torch.sigmoid(plus_in) - torch.sigmoid(min_in)
-        mid_in = inv_s * centered
-        log_pdf_mid = mid_in - log_scale - 2 * F.softplus(mid_in)  # far tails: density * bin
-        log_prob_mid = torch.where(
-            cdf_delta > 1e-5,
-            torch.log(cdf_delta.clamp(min=1e-12)),
-            log_pdf_mid - math.log((self.bins - 1) / 2),
-        )
-        log_prob = torch.where(
-            x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_prob_mid)
-        )
+        log_prob = _discretized_logistic_log_prob(x, loc, log_scale, self.bins)
         return -log_prob.flatten(1).sum(1)
 
     def init_output_bias(self, bias: Tensor) -> None:

@@ -19,8 +19,8 @@ def test_encoder_decoder_shapes(name):
     mean, logvar = model.encoder(x)
     assert mean.shape == logvar.shape == (3, cfg.latent_dim)
     params = model.decoder(mean)
-    p = model.likelihood.params_per_channel
-    assert params.shape == (3, p * cfg.in_channels, cfg.image_size, cfg.image_size)
+    p = model.likelihood.param_channels(cfg.in_channels)
+    assert params.shape == (3, p, cfg.image_size, cfg.image_size)
     image = model.decoder_mean()(mean)
     assert image.shape == x.shape
     assert 0 <= image.min() and image.max() <= 1
