@@ -20,12 +20,14 @@ from vaekit.format import METRICS
 from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
 from .objective import LIKELIHOODS
+from .schedule import LR_SCHEDULES
 
 # every choice list is read from its registry
 CHOICES = {
     "norm": tuple(NORMS),
     "likelihood": tuple(sorted(LIKELIHOODS)),
     "dataset": tuple(PRESETS),
+    "lr_schedule": tuple(LR_SCHEDULES),
 }
 HELP = {
     "dim": "base channel count (stage i has dim * dim_mults[i])",
@@ -47,6 +49,12 @@ HELP = {
     "max_steps": "stop after this many optimiser steps in total (0: no limit)",
     "overwrite": "replace the checkpoint already in --out (without it, a folder holding one is refused)",
     "compile": "torch.compile the encoder and decoder (CUDA: worth it for long runs)",
+    "lr_schedule": "learning rate over the run: constant, or cosine/linear decay to "
+                   "--final-lr-fraction of --lr by the last step (--epochs or --max-steps)",
+    "lr_warmup_steps": "linearly warm the learning rate up from 0 over this many steps",
+    "final_lr_fraction": "where a decaying --lr-schedule ends, as a fraction of --lr",
+    "init_from": "start from the weights of this checkpoint folder (same model options; a "
+                 "fresh optimiser and history): fine-tune or continue a shipped model",
     "log_every": "steps between reading the logged terms back to the host (and the NaN check)",
 }
 

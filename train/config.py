@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from .schedule import LR_SCHEDULES
+
 C = TypeVar("C")
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -198,6 +200,9 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 128
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 0
+    final_lr_fraction: float = 0.0
     weight_decay: float = 0.0
     grad_clip: float = 100.0
     kl_warmup_steps: int = 0
@@ -209,6 +214,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the encoder and decoder (in place)
     log_every: int = 50  # read the logged terms back (and check them) every N steps
     overwrite: bool = False  # replace the checkpoint already in `out` (else it is refused)
+    init_from: str = ""  # start from this checkpoint folder's weights (a fresh optimiser)
 
     def __post_init__(self) -> None:
         if not self.out.strip():
@@ -217,6 +223,14 @@ class TrainConfig:
             _at_least(self, name, 1)
         _at_least(self, "max_steps", 0, note="0: no limit")
         _at_least(self, "kl_warmup_steps", 0, note="0: no warm-up")
+        _at_least(self, "lr_warmup_steps", 0, note="0: no warm-up")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got "
+                             f"{self.lr_schedule!r} (e.g. --lr-schedule cosine)")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ValueError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction} "
+                             f"(the last step's lr as a fraction of --lr, e.g. "
+                             f"--final-lr-fraction 0.01)")
         _at_least(self, "grad_clip", 0, note="0: no clipping")
         _at_least(self, "weight_decay", 0)
         _at_least(self, "seed", 0)

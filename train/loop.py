@@ -36,7 +36,8 @@ from .evaluate import evaluate_elbo
 from .feed import DeviceFeed
 from .model import VAE, build_model, count_parameters
 from .objective import kl_warmup
-from .runfolder import RunFolderError, prepare_run  # noqa: F401  (RunFolderError: re-exported)
+from .runfolder import RunFolderError, initial_weights, prepare_run  # noqa: F401  (RunFolderError: re-exported)
+from .schedule import lr_factor
 
 
 def resolve_device(name: str, dist: Distributed | None = None) -> torch.device:
@@ -80,6 +81,20 @@ class _Setup:
         return state["epoch"], state["step"], list(state["history"])
 
 
+def run_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """The run's length in optimiser steps: the horizon a decaying lr schedule ends on."""
+    total = cfg.epochs * steps_per_epoch
+    return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, step: int, total_steps: int) -> None:
+    lr = cfg.lr * lr_factor(step, schedule=cfg.lr_schedule, total_steps=total_steps,
+                            warmup_steps=cfg.lr_warmup_steps,
+                            final_fraction=cfg.final_lr_fraction)
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step: int,
                  dist: Distributed, progress: bool) -> tuple[int, dict[str, float], int, float]:
     """One epoch; returns ``(step, mean logged terms, images seen by all ranks, seconds)``."""
@@ -88,6 +103,7 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
     torch.manual_seed(gen_seed + 1 + dist.rank)  # reparameterisation noise: per rank
     batches = feed.epoch(cfg.batch_size, seed=gen_seed, rank=dist.rank, world=dist.world)
     steps = feed.steps_per_epoch(cfg.batch_size, dist.world)
+    total_steps = run_steps(cfg, steps)
     if cfg.max_steps:
         steps = min(steps, cfg.max_steps - step)
     sums: torch.Tensor | None = None
@@ -104,6 +120,7 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
             terms = s.step_module(x, y, kl_scale=kl_warmup(step, cfg.kl_warmup_steps))
         s.opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        _set_lr(s.opt, cfg, step, total_steps)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
         s.opt.step()
@@ -149,6 +166,9 @@ def train(
     with Distributed.from_env(cfg.device) as dist:
         device = resolve_device(cfg.device, dist)
         state = prepare_run(out, model_config, data_config, cfg, writer=dist.is_main)
+        # --init-from only starts a run: a resumed one continues from its own weights
+        init = (initial_weights(cfg.init_from, model_config)
+                if state is None and cfg.init_from else None)
 
         train_data = load_split(data_config, "train")
         valid_data = load_split(data_config, "valid")
@@ -159,6 +179,10 @@ def train(
                 f"model expects {expected}: set --in-channels/--image-size to match the data"
             )
         s = _Setup(model_config, cfg, device, dist)
+        if init is not None:
+            s.model.load_state_dict(init)
+            if progress and dist.is_main:
+                print(f"starting from the weights of {cfg.init_from}")
         s.model.check_labels(train_data.labels, train_data.classes)  # once, not per step
         feed = DeviceFeed(train_data, device, binary=s.model.likelihood.binary,
                           channels_last=s.cuda)

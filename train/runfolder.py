@@ -27,6 +27,8 @@ from .checkpoint import (
     UNRECORDED,
     CheckpointError,
     clean_stale_files,
+    load_configs,
+    load_model,
     load_resume,
     read_config,
 )
@@ -41,7 +43,8 @@ from .config import (
 
 #: options that may change on --resume: they apply from the next epoch and are recorded
 APPLIES = {
-    "train": ("epochs", "max_steps", "lr", "weight_decay", "grad_clip", "kl_warmup_steps",
+    "train": ("epochs", "max_steps", "lr", "lr_schedule", "lr_warmup_steps", "final_lr_fraction",
+              "init_from", "weight_decay", "grad_clip", "kl_warmup_steps",
               "device", "eval_batch_size", "compile", "log_every"),
     "data": ("data_root", "download"),
 }
@@ -177,6 +180,32 @@ def _check_options(out: Path, model_config: VAEConfig, data_config: DataConfig,
             f"with another --out (nothing was changed)"
         )
     return [(k, was, now) for _, k, was, now in diffs]
+
+
+def initial_weights(folder: str | os.PathLike, model_config: VAEConfig) -> dict[str, Any]:
+    """The weights of checkpoint ``folder`` to start a run with ``model_config`` (``--init-from``).
+
+    The checkpoint's model options must equal the run's; a differing key is refused, naming
+    the flags that would match it. Raises :class:`RunFolderError` for a folder that is not a
+    checkpoint, :class:`~vaekit.train.checkpoint.CheckpointError` for a damaged one.
+    """
+    try:
+        saved, _, _ = load_configs(folder)
+    except FileNotFoundError as e:
+        raise RunFolderError(f"--init-from: {e}") from e
+    ours, theirs = model_config.to_dict(), saved.to_dict()
+    differ = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+    if differ:
+        listed = "; ".join(f"{_flag(k)} {_shown(theirs.get(k))} there, {_shown(ours.get(k))} here"
+                           for k in differ)
+        match = " ".join(f"{_flag(k)} {_shown(theirs.get(k))}" for k in differ
+                         if theirs.get(k) is not None)
+        raise RunFolderError(f"--init-from {folder} holds a model with other options ({listed}): "
+                             f"pass {match} to start from it, or drop --init-from")
+    try:
+        return load_model(folder).state_dict()
+    except FileNotFoundError as e:
+        raise RunFolderError(f"--init-from: {e}") from e
 
 
 def _flag(key: str) -> str:

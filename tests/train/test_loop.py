@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 
@@ -109,3 +110,41 @@ def test_evaluate_cli_prints_elbo_and_importance_bound_last(tiny_mnist_root, tmp
     assert saved["test"]["images"] == 16 and saved["test"]["samples"] == 8
     assert saved["test"]["log_likelihood_nats"] >= saved["test"]["elbo_nats"] - 5  # same ballpark
     assert saved["history"]  # the training history is kept
+
+
+def test_cosine_schedule_ends_the_run_at_the_final_lr(tiny_mnist_root, tmp_path):
+    from vaekit.train.checkpoint import load_resume
+
+    cfg = TrainConfig(out=str(tmp_path / "run"), epochs=1, batch_size=32, max_steps=8, lr=1e-3,
+                      lr_schedule="cosine", final_lr_fraction=0.1)
+    train(TINY, _data(tiny_mnist_root), cfg, progress=False)
+    lr = load_resume(tmp_path / "run")["optimizer"]["param_groups"][0]["lr"]
+    # the 8th and last step (step 7 of 8) ran at 0.1 + 0.9 * (1 + cos(7/8 pi)) / 2 of --lr
+    assert lr == pytest.approx(1e-3 * (0.1 + 0.45 * (1 + math.cos(7 / 8 * math.pi))))
+
+
+def test_init_from_starts_at_the_checkpoint_weights(tiny_mnist_root, tmp_path):
+    data = _data(tiny_mnist_root)
+    source, _ = train(TINY, data, TrainConfig(out=str(tmp_path / "a"), epochs=1, max_steps=20,
+                                             lr=3e-3), progress=False)
+    test = load_split(data, "test")
+    trained = evaluate_elbo(source, test)["elbo_nats"]
+    # a tiny lr: the fine-tuned run stays where the source was, far from a fresh model
+    tuned, _ = train(TINY, data, TrainConfig(out=str(tmp_path / "b"), epochs=1, max_steps=1,
+                                            lr=1e-9, init_from=str(tmp_path / "a")),
+                     progress=False)
+    assert evaluate_elbo(tuned, test)["elbo_nats"] == pytest.approx(trained, abs=0.5)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["init_from"] == \
+        str(tmp_path / "a")
+
+
+def test_init_from_a_different_model_names_the_flags_to_match(tiny_mnist_root, tmp_path):
+    data = _data(tiny_mnist_root)
+    train(TINY, data, TrainConfig(out=str(tmp_path / "a"), epochs=1, max_steps=1), progress=False)
+    with pytest.raises(RunFolderError, match="--latent-dim 2"):
+        train(VAEConfig(dim=8, latent_dim=3), data,
+              TrainConfig(out=str(tmp_path / "b"), epochs=1, init_from=str(tmp_path / "a")),
+              progress=False)
+    with pytest.raises(RunFolderError, match="no checkpoint folder"):
+        train(TINY, data, TrainConfig(out=str(tmp_path / "c"), epochs=1,
+                                      init_from=str(tmp_path / "missing")), progress=False)

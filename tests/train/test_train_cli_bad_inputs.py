@@ -47,6 +47,12 @@ TRAIN = [  # argv, words naming the problem, words naming the fix
     (["--grad-clip", "-1"], "grad_clip must be >= 0, got -1.0", "0: no clipping"),
     (["--grad-clip", "nan"], "grad_clip must be >= 0, got nan", "--grad-clip 0"),
     (["--kl-warmup-steps", "-5"], "kl_warmup_steps must be >= 0", "0: no warm-up"),
+    (["--lr-warmup-steps", "-1"], "lr_warmup_steps must be >= 0", "0: no warm-up"),
+    (["--lr-schedule", "step"], "invalid choice: 'step'", "cosine"),
+    (["--final-lr-fraction", "1.5"], "final_lr_fraction must be in [0, 1], got 1.5",
+     "--final-lr-fraction 0.01"),
+    (["--final-lr-fraction", "nan"], "final_lr_fraction must be in [0, 1], got nan",
+     "--final-lr-fraction 0.01"),
     (["--seed", "-1"], "seed must be >= 0, got -1", "--seed 0"),
     (["--seed", str(2**40)], "seed must be <= 4294967295", "--seed lower"),
     (["--log-every", "0"], "log_every must be >= 1", "--log-every 1"),
@@ -284,3 +290,9 @@ def test_ctrl_c_during_training_is_one_line(tiny_mnist_root, tmp_path, capsys, m
     assert code == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == (f"interrupted: the last finished epoch is saved in {out}; continue "
                            f"with the same command plus --resume")
+
+
+def test_train_init_from_a_missing_folder_is_one_line(tmp_path, capsys):
+    code, err = run(train_main, ["--init-from", str(tmp_path / "nope"), "--out",
+                                 str(tmp_path / "run"), "--device", "cpu"], capsys)
+    assert_clear(code, err, "--init-from", "no checkpoint folder at", "pass an existing folder")
