@@ -135,6 +135,84 @@ class DiscretizedLogistic(Likelihood):
         return ((loc + 1) / 2).clamp(0, 1)
 
 
+
+@register_likelihood("logistic_ar")
+class DiscretizedLogisticAR(DiscretizedLogistic):
+    """Discretised logistics whose colour channels depend linearly on the earlier ones.
+
+    Salimans et al. 2017 (PixelCNN++) without the mixture: channel ``c``'s location is
+    ``loc_c + sum_{j<c} tanh(a_cj) * x_j`` with ``x_j`` the earlier channels' actual values in
+    [-1, 1], so a residual shared by R, G and B is paid for once. ``params`` holds C locs,
+    C log scales and the C(C-1)/2 coefficients ``a`` ordered (1,0), (2,0), (2,1), ...; C is
+    read from the channel count. Needs C >= 2 (one channel: use "logistic").
+    """
+
+    @staticmethod
+    def coefficients(in_channels: int) -> int:
+        return in_channels * (in_channels - 1) // 2
+
+    def param_channels(self, in_channels: int) -> int:
+        return 2 * in_channels + self.coefficients(in_channels)
+
+    @classmethod
+    def check_channels(cls, in_channels: int) -> None:
+        if in_channels < 2:
+            raise ValueError(
+                f"likelihood {cls.name!r} couples each colour channel to the earlier ones, so it "
+                f"needs in_channels >= 2, got {in_channels}: use --likelihood logistic for "
+                f"single-channel images")
+
+    def channels(self, params: Tensor) -> int:
+        """C such that ``param_channels(C)`` is ``params``' channel count (a static shape)."""
+        p = params.shape[1]
+        c = (math.isqrt(9 + 8 * p) - 3) // 2
+        if c < 2 or self.param_channels(c) != p:
+            raise ValueError(f"{p} parameter channels do not fit {self.name!r}: it takes "
+                             f"2C + C(C-1)/2 for C >= 2 image channels (7 for RGB)")
+        return c
+
+    def split(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        c = self.channels(params)
+        loc, log_scale, coeffs = params.float().split([c, c, self.coefficients(c)], dim=1)
+        return loc, log_scale.clamp(min=self.min_log_scale), coeffs
+
+    @staticmethod
+    def shifted_loc(loc: Tensor, coeffs: Tensor, c: int, earlier: list[Tensor]) -> Tensor:
+        """Channel ``c``'s location given the earlier channels' values ``earlier`` [N, 1, H, W]."""
+        out = loc[:, c : c + 1]
+        for j, value in enumerate(earlier):
+            k = c * (c - 1) // 2 + j
+            out = out + torch.tanh(coeffs[:, k : k + 1]) * value
+        return out
+
+    def nll(self, params: Tensor, x: Tensor) -> Tensor:
+        loc, log_scale, coeffs = self.split(params)
+        c = loc.shape[1]
+        if x.shape[1] != c:
+            raise ValueError(f"params describe {c} channels but the images have {x.shape[1]}")
+        x = x.float() * 2 - 1  # [0, 1] -> [-1, 1], bins are 2/255 wide
+        xs = list(x.split(1, dim=1))
+        loc = torch.cat([self.shifted_loc(loc, coeffs, i, xs[:i]) for i in range(c)], dim=1)
+        log_prob = _discretized_logistic_log_prob(x, loc, log_scale, self.bins)
+        return -log_prob.flatten(1).sum(1)
+
+    def init_output_bias(self, bias: Tensor) -> None:
+        c = self.channels(bias.view(1, -1))
+        with torch.no_grad():
+            bias[c : 2 * c] = self.init_log_scale
+            bias[2 * c :] = 0.0  # start as independent channels
+
+    def mean(self, params: Tensor) -> Tensor:
+        """E[x_c] = loc_c + sum_{j<c} tanh(a_cj) E[x_j], channel by channel, each clamped to
+        [-1, 1] (the range x_j takes) before the next channel uses it, then mapped to [0, 1]."""
+        c = self.channels(params)
+        loc, coeffs = params[:, :c], params[:, 2 * c :]
+        means: list[Tensor] = []
+        for i in range(c):
+            means.append(self.shifted_loc(loc, coeffs, i, means).clamp(-1, 1))
+        return (torch.cat(means, dim=1) + 1) / 2
+
+
 def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) in nats per image, ``[N]`` (analytic)."""
     return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1)
