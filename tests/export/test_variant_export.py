@@ -1,4 +1,5 @@
-"""Export and runtime of the VAE variants: a conditional model's label input, a learned prior."""
+"""Export and runtime of the VAE variants: a conditional model's label input, a learned prior,
+a likelihood with coupled colour channels."""
 
 import json
 
@@ -8,7 +9,14 @@ import torch
 from support import write_fake_mnist
 from vaekit.export import export_checkpoint
 from vaekit.runtime import VAE
-from vaekit.train import CVAEConfig, DataConfig, VampConfig, build_model, save_checkpoint
+from vaekit.train import (
+    CVAEConfig,
+    DataConfig,
+    VAEConfig,
+    VampConfig,
+    build_model,
+    save_checkpoint,
+)
 
 
 def _checkpoint(folder, data_root, config):
@@ -23,6 +31,23 @@ def _checkpoint(folder, data_root, config):
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     return write_fake_mnist(tmp_path_factory.mktemp("data"), train=16, test=80)
+
+
+@pytest.fixture(scope="module")
+def coupled_rgb(tmp_path_factory):
+    """A 3 x 16 x 16 ``logistic_ar`` model after one training step, exported without a dataset."""
+    torch.manual_seed(0)
+    model = build_model(VAEConfig(in_channels=3, image_size=16, dim=8, dim_mults=(1, 2),
+                                  latent_dim=3, likelihood="logistic_ar"))
+    out = model.decoder.output_projection[-1]
+    with torch.no_grad():
+        out.bias[6:] = 1.5  # strongly coupled colours, so the graph's mean must carry them
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)))["loss"].backward()
+    opt.step()
+    folder = save_checkpoint(tmp_path_factory.mktemp("coupled") / "ckpt", model.eval())
+    export_checkpoint(folder, progress=False)
+    return folder, model
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +171,19 @@ def test_figures_sample_a_learned_prior(vamp):
     for backend in ("onnx", "torch"):
         z = open_codec(folder, backend=backend).sample_latents(2000, 0)
         assert np.abs(z.mean(0) - means.mean(0)).max() < 0.15  # the mixture's centre, not 0
+
+
+def test_coupled_colour_likelihood_exports_its_mean_with_parity(coupled_rgb):
+    folder, model = coupled_rgb
+    contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
+    assert contract["likelihood"] == "logistic_ar" and contract["channels"] == 3
+    assert all(d <= 1e-4 for b in contract["parity"]["decoder"].values() for d in b.values())
+    vae = VAE.load(folder, providers="cpu")
+    z = np.random.default_rng(0).standard_normal((5, 3), dtype=np.float32)
+    with torch.no_grad():
+        params = model.decoder(torch.from_numpy(z))
+        expected = model.decoder_mean()(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(vae.decode(z), expected, atol=1e-4)
+    # the coupling is in the graph: G and B are not their own locations alone
+    independent = ((params[:, :3] + 1) / 2).clamp(0, 1).numpy()
+    assert np.abs(expected[:, 1:] - independent[:, 1:]).max() > 0.05

@@ -70,3 +70,33 @@ def test_config_round_trips_and_unknown_keys_are_errors():
     assert model_config_from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown BetaVAEConfig keys.*dimm"):
         model_config_from_dict({**cfg.to_dict(), "dimm": 3})
+
+
+def test_coupled_colour_likelihood_needs_colour_images_and_names_the_fix():
+    with pytest.raises(ValueError, match="in_channels >= 2, got 1.*--likelihood logistic for single-channel"):
+        VAEConfig(in_channels=1, likelihood="logistic_ar")
+    with pytest.raises(ValueError, match=r"unknown likelihood 'gaussian'.*'logistic_ar'"):
+        VAEConfig(likelihood="gaussian")
+    with pytest.raises(ValueError, match="in_channels >= 2"):  # a checkpoint's config.json too
+        model_config_from_dict({**VAEConfig().to_dict(), "likelihood": "logistic_ar"})
+
+
+def test_rgb_model_with_coupled_channels_trains_a_step_and_decodes_colour_means():
+    torch.manual_seed(0)
+    cfg = VAEConfig(in_channels=3, image_size=16, dim=8, dim_mults=(1, 2), latent_dim=3,
+                    likelihood="logistic_ar")
+    model = build_model(cfg)
+    out_conv = model.decoder.output_projection[-1]
+    assert out_conv.out_channels == 3 + 3 + 3  # locs, log scales, 3 coefficients
+    grey = torch.rand(8, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    x = (grey.expand(8, 3, 16, 16) * 255).round() / 255  # R = G = B: fully coupled colours
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = model(x)["loss"]
+    before.backward()
+    assert out_conv.bias.grad[6:].abs().min() > 0  # the coefficients learn
+    opt.step()
+    with torch.no_grad():
+        after = model(x)["loss"]
+    assert torch.isfinite(before) and after < before
+    image = model.decoder_mean()(torch.randn(2, 3))
+    assert image.shape == (2, 3, 16, 16) and 0 <= image.min() and image.max() <= 1

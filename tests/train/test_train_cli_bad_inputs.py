@@ -77,6 +77,7 @@ TRAIN = [  # argv, words naming the problem, words naming the fix
     (["--latent-dim", "0"], "latent_dim must be >= 1, got 0", "--latent-dim 1"),
     (["--bottleneck-blocks", "-1"], "bottleneck_blocks must be >= 0", "--bottleneck-blocks 0"),
     (["--norm", "layer"], "invalid choice: 'layer'", "choose from"),
+    (["--likelihood", "logistic_ar"], "needs in_channels >= 2, got 1", "--likelihood logistic"),
     (["--epochz", "3"], "unrecognized arguments: --epochz", "--help"),
 ]
 
