@@ -35,7 +35,8 @@ HELP = {
     "blocks_per_stage": "ConvBlocks per encoder/decoder stage",
     "bottleneck_blocks": "ResidualBlocks at the bottleneck, on each side",
     "latent_dim": "size of the latent vector z",
-    "likelihood": "bernoulli (binarised pixels) or logistic (discretised, 256 bins)",
+    "likelihood": "bernoulli (binarised pixels), logistic (discretised, 256 bins) or logistic_ar "
+                  "(logistic with each colour channel shifted by the earlier ones, PixelCNN++; 2+ channels)",
     "data_root": "folder holding MNIST/, FashionMNIST/ or celeba/ (default: ../shared/data beside "
                  "the checkout when present, else ./data; only a root given here is recorded)",
     "download": "download the dataset with torchvision if it is missing (needs internet)",

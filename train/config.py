@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from .objective import LIKELIHOODS
 from .schedule import LR_SCHEDULES
 
 C = TypeVar("C")
@@ -114,6 +115,10 @@ class VAEConfig:
         for f in fields(self):  # a variant's own fields declare their lower bound
             if "min" in f.metadata:
                 _at_least(self, f.name, f.metadata["min"])
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {self.likelihood!r}: choose one of "
+                             f"{sorted(LIKELIHOODS)} (--likelihood)")
+        LIKELIHOODS[self.likelihood].check_channels(self.in_channels)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
