@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
-from vaekit.format import image_shape
+from vaekit.format import RESUME, image_shape
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, TrainConfig, VAEConfig
@@ -165,10 +165,12 @@ def train(
     out = Path(cfg.out)
     with Distributed.from_env(cfg.device) as dist:
         device = resolve_device(cfg.device, dist)
-        state = prepare_run(out, model_config, data_config, cfg, writer=dist.is_main)
-        # --init-from only starts a run: a resumed one continues from its own weights
+        # --init-from starts a run; it is read before prepare_run, whose --overwrite may empty
+        # the folder it names. A resumed run goes on from its own weights and never reads it.
+        resuming = cfg.resume and (out / RESUME).is_file()
         init = (initial_weights(cfg.init_from, model_config)
-                if state is None and cfg.init_from else None)
+                if cfg.init_from and not resuming else None)
+        state = prepare_run(out, model_config, data_config, cfg, writer=dist.is_main)
 
         train_data = load_split(data_config, "train")
         valid_data = load_split(data_config, "valid")

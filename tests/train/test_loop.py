@@ -148,3 +148,29 @@ def test_init_from_a_different_model_names_the_flags_to_match(tiny_mnist_root, t
     with pytest.raises(RunFolderError, match="no checkpoint folder"):
         train(TINY, data, TrainConfig(out=str(tmp_path / "c"), epochs=1,
                                       init_from=str(tmp_path / "missing")), progress=False)
+
+
+def test_init_from_the_folder_being_overwritten_keeps_its_weights(tiny_mnist_root, tmp_path):
+    # --overwrite empties --out before training: weights named by --init-from there are read first
+    data = _data(tiny_mnist_root)
+    run = str(tmp_path / "run")
+    source, _ = train(TINY, data, TrainConfig(out=run, epochs=1, max_steps=20, lr=3e-3),
+                      progress=False)
+    test = load_split(data, "test")
+    trained = evaluate_elbo(source, test)["elbo_nats"]
+    tuned, _ = train(TINY, data, TrainConfig(out=run, epochs=1, max_steps=1, lr=1e-9,
+                                            init_from=run, overwrite=True), progress=False)
+    assert evaluate_elbo(tuned, test)["elbo_nats"] == pytest.approx(trained, abs=0.5)
+
+
+def test_resuming_a_fine_tune_does_not_need_its_init_folder_any_more(tiny_mnist_root, tmp_path):
+    import shutil
+
+    data = _data(tiny_mnist_root)
+    src, run = str(tmp_path / "src"), str(tmp_path / "run")
+    train(TINY, data, TrainConfig(out=src, epochs=1, max_steps=2), progress=False)
+    common = dict(out=run, batch_size=64, init_from=src)
+    train(TINY, data, TrainConfig(epochs=1, **common), progress=False)
+    shutil.rmtree(src)
+    _, history = train(TINY, data, TrainConfig(epochs=2, resume=True, **common), progress=False)
+    assert [r["epoch"] for r in history] == [1, 2]
