@@ -31,6 +31,7 @@ from .config import (
     DataConfig,
     TrainConfig,
     VAEConfig,
+    config_differences,
     data_config_from_dict,
     dump_json,
     model_config_from_dict,
@@ -105,7 +106,7 @@ def save_checkpoint(
         config["data"] = vars(data).copy()
     if train is not None:
         config["train"] = vars(train).copy()
-    changes = _changes_since_last(folder, config, epoch)
+    changes = _changes_since_last(folder, model, data, train, epoch)
     if changes:
         config["changes"] = changes
     files[CONFIG] = dump_json(config).encode()
@@ -127,32 +128,20 @@ def _epoch_of(metrics: dict[str, Any] | None, resume: dict[str, Any] | None) -> 
     return None
 
 
-def _changes_since_last(folder: Path, config: dict[str, Any], epoch: int | None) -> list[dict]:
+def _changes_since_last(folder: Path, model: VAE, data: DataConfig | None,
+                        train: TrainConfig | None, epoch: int | None) -> list[dict]:
     """The previous checkpoint's recorded changes plus what differs from it now."""
     if epoch is None or not (folder / CONFIG).is_file():
         return []
     try:
         previous = json.loads((folder / CONFIG).read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    if not isinstance(previous, dict):
+        diffs = config_differences(previous, model.config, data, train)
+    except (OSError, ValueError, TypeError, KeyError):  # no readable previous config: no changes
         return []
     changes = list(previous.get("changes", []))
-    for section in ("model", "data", "train"):
-        old, new = previous.get(section), config.get(section)
-        if not isinstance(old, dict) or not isinstance(new, dict):
-            continue
-        for key in sorted(set(old) | set(new)):
-            if key in UNRECORDED.get(section, ()) or key not in old or key not in new:
-                continue
-            if _jsonable(old[key]) != _jsonable(new[key]):
-                changes.append({"from_epoch": epoch, "key": f"{section}.{key}",
-                                "old": old[key], "new": _jsonable(new[key])})
+    changes += [{"from_epoch": epoch, "key": f"{section}.{key}", "old": _jsonable(was),
+                 "new": _jsonable(now)} for section, key, was, now in diffs]
     return changes
-
-
-#: keys that differ between runs by design (the flags that start or resume them)
-UNRECORDED = {"train": ("resume", "overwrite", "out")}
 
 
 def _jsonable(value: Any) -> Any:

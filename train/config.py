@@ -323,5 +323,41 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**_checked(TrainConfig, d))
 
 
+#: train keys that start or continue a run: they differ between commands of one run by design,
+#: so they are neither compared nor recorded as changes
+RUN_FLAGS = ("resume", "overwrite", "out")
+
+
+def config_differences(saved: dict[str, Any], model: VAEConfig, data: DataConfig | None,
+                       train: TrainConfig | None) -> list[tuple[str, str, Any, Any]]:
+    """``(section, key, saved value, value now)`` for every option that differs.
+
+    The one comparison of a saved ``config.json`` with a run's configs (the resume check and
+    the changes a checkpoint records both use it). Saved sections are read back through the
+    same checks as a config file (a key an older vaekit did not write takes its default); a
+    section absent on either side is not compared. Raises ``ValueError``/``TypeError`` for a
+    saved section that cannot be read back.
+    """
+    old_model = model_config_from_dict(saved["model"]).to_dict()
+    diffs = [("model", k, old_model.get(k), v) for k, v in model.to_dict().items()
+             if old_model.get(k) != v]
+    for section, config, from_dict in (("data", data, data_config_from_dict),
+                                       ("train", train, train_config_from_dict)):
+        if config is None or section not in saved:
+            continue
+        old = vars(from_dict(saved[section]))
+        for f in fields(config):
+            if section == "train" and f.name in RUN_FLAGS:
+                continue
+            was, now = old[f.name], getattr(config, f.name)
+            if _jsonable(was) != _jsonable(now):
+                diffs.append((section, f.name, was, now))
+    return diffs
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True) + "\n"

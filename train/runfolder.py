@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from vaekit.format import CONFIG
 from .checkpoint import (
     CHECKPOINT_FILES,
     RESUME,
-    UNRECORDED,
     CheckpointError,
     clean_stale_files,
     load_configs,
@@ -36,9 +34,7 @@ from .config import (
     DataConfig,
     TrainConfig,
     VAEConfig,
-    data_config_from_dict,
-    model_config_from_dict,
-    train_config_from_dict,
+    config_differences,
 )
 
 #: options that may change on --resume: they apply from the next epoch and are recorded
@@ -48,9 +44,6 @@ APPLIES = {
               "device", "eval_batch_size", "compile", "log_every"),
     "data": ("data_root", "download"),
 }
-#: flags that start or continue a run: they differ between the runs by design (the same keys
-#: save_checkpoint leaves out of config.json["changes"])
-NOT_OPTIONS = UNRECORDED["train"]
 
 
 class RunFolderError(ValueError):
@@ -145,26 +138,10 @@ def option_differences(saved: dict[str, Any], model_config: VAEConfig, data_conf
                        train_config: TrainConfig) -> list[tuple[str, str, Any, Any]]:
     """``(section, key, saved value, new value)`` for every option that differs."""
     try:
-        old_model = model_config_from_dict(saved["model"]).to_dict()
-        old = {
-            "data": vars(data_config_from_dict(saved["data"])) if "data" in saved else None,
-            "train": vars(train_config_from_dict(saved["train"])) if "train" in saved else None,
-        }
-    except (TypeError, ValueError) as e:
+        return config_differences(saved, model_config, data_config, train_config)
+    except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"the {CONFIG} of the run cannot be read back ({e}); restore "
                               f"it, or start over with --overwrite") from e
-    diffs = [("model", k, old_model.get(k), v) for k, v in model_config.to_dict().items()
-             if old_model.get(k) != v]
-    for section, config in (("data", data_config), ("train", train_config)):
-        if old[section] is None:
-            continue
-        for f in fields(config):
-            if f.name in NOT_OPTIONS:
-                continue
-            was, now = old[section][f.name], getattr(config, f.name)
-            if was != now:
-                diffs.append((section, f.name, was, now))
-    return diffs
 
 
 def _check_options(out: Path, model_config: VAEConfig, data_config: DataConfig,
