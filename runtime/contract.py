@@ -105,9 +105,14 @@ def _check_variant_facts(path: Path, contract: dict[str, Any]) -> None:
     n = contract.get("num_classes", 0)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n == 1:
         raise ValueError(f"{path}: num_classes must be 0 (unconditional) or an integer >= 2, got {n!r}; {fix}")
+    # the runtime takes a model as conditional when it has class names and feeds the graphs a
+    # label when num_classes says so: both must agree, or a label goes to a graph without one
     names = contract.get("class_names", [])
-    if n and (not isinstance(names, list) or len(names) != n):
-        raise ValueError(f"{path}: class_names must list {n} names (num_classes), got {names!r}; {fix}")
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        raise ValueError(f"{path}: class_names must be a list of strings, got {names!r}; {fix}")
+    if len(names) != n:
+        want = f"{n} names (num_classes)" if n else "no names (num_classes 0: an unconditional model)"
+        raise ValueError(f"{path}: class_names must list {want}, got {len(names)}: {names!r}; {fix}")
     prior = contract.get("prior", {"kind": "normal"})
     kind = prior.get("kind") if isinstance(prior, dict) else None
     if kind not in PRIOR_KINDS:

@@ -234,6 +234,23 @@ def test_graphs_from_another_model_are_refused(export_copy):
         VAE.load(export_copy, providers="cpu")
 
 
+@pytest.mark.parametrize("changes, message", [
+    # a hand-edited file: the runtime would ask for labels the graphs do not take
+    ({"num_classes": 0, "class_names": ["a", "b"]},
+     r"class_names must list no names \(num_classes 0: an unconditional model\), got 2: \['a', 'b'\]; re-export"),
+    ({"num_classes": 3, "class_names": ["a", "b"]}, r"class_names must list 3 names \(num_classes\), got 2"),
+    ({"num_classes": 2, "class_names": [0, 1]}, r"class_names must be a list of strings, got \[0, 1\]"),
+    ({"num_classes": 2, "class_names": "ab"}, "class_names must be a list of strings, got 'ab'"),
+    ({"class_names": None}, "class_names must be a list of strings, got None"),
+    ({"num_classes": 1, "class_names": ["a"]}, r"num_classes must be 0 \(unconditional\) or an integer >= 2, got 1"),
+    ({"num_classes": True}, "num_classes must be 0 .* got True"),
+])
+def test_inconsistent_classes_in_the_json_are_refused(export_copy, changes, message):
+    edit_json(export_copy, **changes)
+    with pytest.raises(ValueError, match=message):
+        VAE.load(export_copy, providers="cpu")
+
+
 def test_invalid_json(export_copy):
     (export_copy / "vaekit.json").write_text("{ not json")
     with pytest.raises(ValueError, match="vaekit.json is not valid JSON"):
