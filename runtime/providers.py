@@ -134,6 +134,47 @@ def provider_name(spec: ProviderSpec) -> str:
     return spec[0] if isinstance(spec, tuple) else spec
 
 
+#: how a provider with options is written, for the messages
+PAIR_EXAMPLE = 'providers=[("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]'
+#: the option values onnxruntime takes (it passes them on as strings)
+OPTION_VALUE_TYPES = (str, int, float, bool)
+
+
+def check_provider_specs(providers: Sequence[ProviderSpec]) -> None:
+    """Each entry is a provider name or a ``(name, {option: value})`` tuple, as onnxruntime takes.
+
+    onnxruntime itself refuses anything else only once it opens a session, where the error
+    reads like a broken graph file (or, with a GPU provider first, is swallowed by its
+    fallback to CPU); this refuses it up front, naming the entry and what is accepted.
+    """
+    if not isinstance(providers, (list, tuple)):
+        raise ValueError(f"providers must be a list of onnxruntime provider names or (name, options) "
+                         f"tuples, got {providers!r}: e.g. {PAIR_EXAMPLE}")
+    if isinstance(providers, tuple) and len(providers) == 2 and isinstance(providers[1], dict):
+        raise ValueError(f"providers={providers!r} is one (name, options) pair: wrap it in a list, "
+                         f"e.g. providers=[{providers!r}]")
+    for spec in providers:
+        if isinstance(spec, str):
+            continue
+        if not isinstance(spec, (tuple, list)) or len(spec) != 2 or not isinstance(spec[0], str):
+            raise ValueError(f"providers entry {spec!r} is neither a provider name nor a (name, options) "
+                             f"tuple: pass names or (name, dict) tuples, e.g. {PAIR_EXAMPLE}")
+        name, options = spec
+        if isinstance(spec, list):
+            raise ValueError(f"providers entry {spec!r} for {name!r} is a list: write the (name, options) "
+                             f"pair as a tuple, e.g. {PAIR_EXAMPLE}")
+        if not isinstance(options, dict):
+            raise ValueError(f"the options of provider {name!r} must be a dict of option names to values, "
+                             f"got {options!r} ({type(options).__name__}): e.g. {PAIR_EXAMPLE}")
+        for key, value in options.items():
+            if not isinstance(key, str):
+                raise ValueError(f"provider {name!r} option {key!r} ({type(key).__name__}) must be named by "
+                                 f"a string, as onnxruntime documents it: e.g. {PAIR_EXAMPLE}")
+            if not isinstance(value, OPTION_VALUE_TYPES):
+                raise ValueError(f"provider {name!r} option {key!r} must be a str, int, float or bool, got "
+                                 f"{value!r} ({type(value).__name__}): e.g. {PAIR_EXAMPLE}")
+
+
 def resolve_providers(providers: str | Sequence[ProviderSpec]) -> tuple[list[ProviderSpec], str | None]:
     """The provider list to hand to onnxruntime, and why CUDA was skipped (if it was).
 
@@ -170,6 +211,7 @@ def resolve_providers(providers: str | Sequence[ProviderSpec]) -> tuple[list[Pro
             f"onnxruntime provider names, got {providers!r}"
         )
     known = ort.get_all_providers()
+    check_provider_specs(providers)
     for spec in providers:
         name = provider_name(spec)
         if not isinstance(name, str) or name not in known:
@@ -225,6 +267,7 @@ def preload_cuda_libraries() -> None:
 
 __all__ = [
     "CPU", "CUDA", "TENSORRT", "CONV_ALGO_SEARCH", "PARITY_TOLERANCE", "CudaOptions", "ProviderSpec",
-    "available_providers", "cuda_device_problem", "cuda_devices", "provider_name", "resolve_providers",
+    "available_providers", "check_provider_specs", "cuda_device_problem", "cuda_devices", "provider_name",
+    "resolve_providers",
     "warn_once", "with_cuda_options",
 ]

@@ -25,7 +25,7 @@ from .contract import (
     metadata_props,
     sha256_file,
 )
-from .providers import CPU, ProviderSpec
+from .providers import CPU, ProviderSpec, check_provider_specs
 
 #: onnxruntime graph optimisation levels by name
 OPTIMIZATION = {
@@ -49,13 +49,14 @@ def build_session(
     """An onnxruntime session for the graph at ``path``.
 
     ``providers``: onnxruntime provider names or ``(name, options)`` pairs, in priority
-    order. ``threads``: intra-op threads (inter-op then 1); None keeps onnxruntime's
-    default. ``optimization``: a key of :data:`OPTIMIZATION`. ``log_level``: onnxruntime's
+    order (a malformed entry is refused up front). ``threads``: intra-op threads (inter-op
+    then 1); None keeps onnxruntime's default. ``optimization``: a key of :data:`OPTIMIZATION`. ``log_level``: onnxruntime's
     severity (3: errors only; 4: fatal only, e.g. to silence a CUDA provider that cannot
     start). A file onnxruntime cannot load raises ``ValueError`` naming it and ``fix``.
     """
     if optimization not in OPTIMIZATION:
         raise ValueError(f"unknown optimization {optimization!r}; choose one of {tuple(OPTIMIZATION)}")
+    check_provider_specs(providers)  # else onnxruntime's refusal reads as a broken graph file
     options = ort.SessionOptions()
     options.log_severity_level = log_level
     options.graph_optimization_level = OPTIMIZATION[optimization]

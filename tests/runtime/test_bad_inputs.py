@@ -35,6 +35,25 @@ def vae(tiny_ckpt) -> VAE:
     ({"providers": ["CoreMLExecutionProvider"]}, "not in this onnxruntime build"),
     ({"providers": []}, "non-empty list"),
     ({"providers": 3}, "providers must be 'auto', 'cpu', 'cuda', 'tensorrt' or a non-empty list"),
+    # (name, options) pairs: onnxruntime's own refusal read as a broken graph, or fell back to CPU
+    ({"providers": [("CPUExecutionProvider", "fast")]},
+     r"the options of provider 'CPUExecutionProvider' must be a dict of option names to values, got 'fast' "
+     r"\(str\): e\.g\. providers=\[\(\"CUDAExecutionProvider\", \{\"device_id\": 0\}\)"),
+    ({"providers": [("CUDAExecutionProvider", None), "CPUExecutionProvider"]},
+     r"the options of provider 'CUDAExecutionProvider' must be a dict .* got None \(NoneType\)"),
+    ({"providers": [("CPUExecutionProvider", ["device_id", 0])]}, r"must be a dict .* got \['device_id', 0\] \(list\)"),
+    ({"providers": [("CPUExecutionProvider", 0)]}, r"must be a dict .* got 0 \(int\)"),
+    ({"providers": [("CPUExecutionProvider", {0: "1"})]},
+     r"provider 'CPUExecutionProvider' option 0 \(int\) must be named by a string"),
+    ({"providers": [("CPUExecutionProvider", {"device_id": None})]},
+     r"provider 'CPUExecutionProvider' option 'device_id' must be a str, int, float or bool, got None"),
+    ({"providers": [["CPUExecutionProvider", {}]]}, r"is a list: write the \(name, options\) pair as a tuple"),
+    ({"providers": [("CPUExecutionProvider",)]}, r"providers entry \('CPUExecutionProvider',\) is neither a "
+                                                 r"provider name nor a \(name, options\) tuple"),
+    ({"providers": [("CPUExecutionProvider", {}, 1)]}, "is neither a provider name nor a"),
+    ({"providers": [None]}, "providers entry None is neither a provider name nor a"),
+    ({"providers": ("CPUExecutionProvider", {})},
+     r"is one \(name, options\) pair: wrap it in a list, e\.g\. providers=\[\('CPUExecutionProvider', \{\}\)\]"),
     ({"cuda": {"device_id": 1}}, "cuda must be a vaekit.runtime.CudaOptions or None, got dict"),
     ({"cuda": CudaOptions()}, r"cuda=CudaOptions\(...\) was given but providers='cpu' has no CUDA"),
     ({"io_binding": "yes"}, r"io_binding must be True, False or None \(automatic\), got 'yes'"),
@@ -43,6 +62,22 @@ def test_bad_load_options(tiny_ckpt, kwargs, message):
     kwargs = {"providers": "cpu", **kwargs}
     with pytest.raises(ValueError, match=message):
         VAE.load(tiny_ckpt, **kwargs)
+
+
+def test_provider_pairs_with_options_load(tiny_ckpt):
+    vae = VAE.load(tiny_ckpt, providers=[("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})])
+    assert vae.providers == ["CPUExecutionProvider"]
+
+
+def test_build_session_names_a_bad_provider_entry_not_the_graph(tiny_ckpt):
+    """The exporter and the benchmarks open graphs through build_session directly."""
+    from vaekit.runtime.session import build_session
+
+    with pytest.raises(ValueError, match="the options of provider 'CPUExecutionProvider' must be a dict") as e:
+        build_session(tiny_ckpt / "onnx" / "decoder.onnx", providers=[("CPUExecutionProvider", "fast")])
+    assert "not a loadable ONNX graph" not in str(e.value)
+    with pytest.raises(ValueError, match="providers must be a list of onnxruntime provider names"):
+        build_session(tiny_ckpt / "onnx" / "decoder.onnx", providers="CPUExecutionProvider")
 
 
 @pytest.mark.parametrize("kwargs, message", [
