@@ -72,8 +72,12 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
             with gr.Column(scale=2):
                 info = gr.Markdown(elem_id="model-info", **hv["info"])
         header = Header(model=picker, label=label, info=info)
+        # each tab's first look, computed once (the explorer decodes its first point, the
+        # examples gallery writes its tiles): it gives the components their first props and
+        # names the components a model switch resets
+        views = [module.view(first, ctx) for module in TABS]
         with gr.Tabs():
-            tabs = [(module, module.build(header, ctx, first)) for module in TABS]
+            tabs = [(module, module.build(header, ctx, v)) for module, v in zip(TABS, views)]
 
         def on_model(name: str) -> dict[Any, Any]:
             m = ctx.handlers.model(name)
@@ -83,6 +87,6 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
             return out
 
         switched = outputs(header, hv)
-        switched += [c for module, tab in tabs for c in outputs(tab, module.view(first, ctx))]
+        switched += [c for (_, tab), v in zip(tabs, views) for c in outputs(tab, v)]
         picker.change(readable(on_model), [picker], switched, api_visibility="private")
     return app

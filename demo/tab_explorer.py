@@ -53,8 +53,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(header: Header, ctx: Context, first: DemoModel) -> ExplorerTab:
-    v = view(first, ctx)
+def build(header: Header, ctx: Context, v: View) -> ExplorerTab:
     h = ctx.handlers
     with gr.Tab("Latent explorer", id="explorer"):
         note = gr.Markdown(elem_id="explorer-note", **v["note"])

@@ -42,8 +42,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(header: Header, ctx: Context, first: DemoModel) -> InterpolateTab:
-    v = view(first, ctx)
+def build(header: Header, ctx: Context, v: View) -> InterpolateTab:
     with gr.Tab("Interpolate", id="interpolate"):
         with gr.Row():
             with gr.Column():

@@ -54,8 +54,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(header: Header, ctx: Context, first: DemoModel) -> ReconstructTab:
-    v = view(first, ctx)
+def build(header: Header, ctx: Context, v: View) -> ReconstructTab:
     h = ctx.handlers
     with gr.Tab("Reconstruct", id="reconstruct"), gr.Row():
         with gr.Column(), gr.Tabs():

@@ -34,7 +34,7 @@ def view(m: DemoModel, ctx: Context) -> View:
     }
 
 
-def build(header: Header, ctx: Context, first: DemoModel) -> SampleTab:
+def build(header: Header, ctx: Context, v: View) -> SampleTab:
     with gr.Tab("Sample", id="sample"), gr.Row():
         with gr.Column(scale=1):
             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED,

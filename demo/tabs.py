@@ -1,9 +1,11 @@
 """What every tab builder shares.
 
 A tab is a dataclass of its components, built by the tab module's ``build(header, ctx,
-first)`` (the header holds the model picker and the class menu every handler reads); its look for one model is the module's ``view(m, ctx)``: component field name ->
-the props that component takes for that model. The same view gives the components their
-first props when the page is built and the updates when the visitor picks another model
+v)`` (the header holds the model picker and the class menu every handler reads); its look
+for one model is the module's ``view(m, ctx)``: component field name -> the props that
+component takes for that model. The same view gives the components their first props when
+the page is built (``v``: the opening model's view, computed once by the app and also
+naming the outputs of a model switch) and the updates when the visitor picks another model
 (:func:`updates`), so a model switch resets exactly what the first page load sets, by
 name, never by position.
 """

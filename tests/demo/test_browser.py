@@ -203,3 +203,30 @@ def test_the_page_never_reaches_outside(page):
         page.get_by_role("tab", name=tab).click()
     page.wait_for_load_state("networkidle")
     assert page.outside_requests == [], f"requests left localhost: {page.outside_requests}"
+
+
+def test_opening_the_page_computes_nothing(browser, served, monkeypatch):
+    """The first view is computed once, when the app is built: a visitor opening the page
+    runs no model (a page-load handler or a slider's first change would)."""
+    url, models = served
+    calls = []
+    for m in models.values():
+        for method in ("encode", "decode", "sample"):
+            real = getattr(m.vae, method)
+
+            def counted(*args, _real=real, _key=f"{m.name}.{method}", **kwargs):
+                calls.append(_key)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(m.vae, method, counted)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.goto(url, wait_until="networkidle")
+        pg.get_by_role("tab", name="Latent explorer").click()  # tabs are drawn when shown
+        text = pg.locator("#explorer-details textarea").input_value()
+        assert text.startswith("z = (0.00, 0.00)"), f"the explorer opens on its first point: {text!r}"
+        pg.wait_for_timeout(500)
+    finally:
+        context.close()
+    assert calls == [], f"opening the page ran the models: {calls}"
