@@ -21,6 +21,8 @@ Each result also has ``max_abs_diff``: the largest pixel difference from ONNX Ru
 provider on the same latents (parity per provider). One case failing records its error and
 the rest go on; the JSON is rewritten after every case, so a run cut short keeps what it
 measured. ``--device cpu`` runs the same cases on the CPU (a dry run of the script).
+Conditional models (a decoder that takes ``label`` beside ``z``) are left out, as in the CPU
+benchmarks: the script prints each with the reason and lists it under ``skipped_models``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ import numpy as np
 from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, atomic_write_text, graph_file
 
 REPO = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a script: the benchmarks package lies beside this file
+    sys.path.append(str(REPO))
+
+from benchmarks.models import untimed_reason  # noqa: E402  (after the sys.path line)
+
 CASES = (
     "ort-cuda-run", "ort-cuda-iobinding", "ort-cuda-iobinding-device", "ort-cuda-graph",
     "ort-cuda-graph-device", "ort-cuda-fp16", "ort-cuda-fp16-graph", "runtime-cuda",
@@ -227,16 +234,22 @@ def time_case(call: Call, *, warmup: int, calls: int) -> tuple[dict[str, float],
     return stats, out, first_s
 
 
-def shipped_models(names: list[str] | None) -> list[dict]:
-    models = []
+def shipped_models(names: list[str] | None) -> tuple[list[dict], dict[str, str]]:
+    """The shipped models to time (``names``: only those), and those left out with the reason
+    (a conditional model: the same rule as the CPU benchmarks, ``benchmarks.models``)."""
+    models, skipped = [], {}
     for folder in sorted((REPO / "checkpoints").glob(f"*/{ONNX_SUBFOLDER}/{CONTRACT_FILE}")):
         export_dir = folder.parent
         if names and export_dir.parent.name not in names:
             continue
+        reason = untimed_reason(export_dir)
+        if reason:
+            skipped[export_dir.parent.name] = reason
+            continue
         contract = json.loads(folder.read_text())
         models.append({"name": export_dir.parent.name, "checkpoint": export_dir.parent, "export_dir": export_dir,
                        "latent_dim": int(contract["latent_dim"])})
-    return models
+    return models, skipped
 
 
 def machine(device: str) -> dict[str, Any]:
@@ -282,9 +295,12 @@ def main(argv: list[str] | None = None) -> int:
             ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels (torch's) for the CUDA provider
         except OSError as e:
             print(f"onnxruntime.preload_dlls: {e}", file=sys.stderr)
-    models = shipped_models([m for m in args.models.split(",") if m.strip()])
+    models, skipped = shipped_models([m.strip() for m in args.models.split(",") if m.strip()])
     report: dict[str, Any] = {"machine": machine(args.device), "calls": args.calls, "warmup": args.warmup,
-                              "results": []}
+                              "skipped_models": skipped, "results": []}
+    for name, reason in skipped.items():
+        print(f"{name:>18} skipped: {reason}", flush=True)
+    atomic_write_text(args.out, json.dumps(report, indent=1))
     compile_s = 0.0
     for model in models:
         for batch in batches:
@@ -292,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 ref = _session(model["export_dir"] / graph_file("decoder"), "cpu").run(None, {"z": z})[0]
             except Exception as e:  # noqa: BLE001 - keep timing even without a reference
-                ref, report.setdefault("errors", []).append(f"{model['name']} b{batch} cpu reference: {e}")
+                ref = None
+                report.setdefault("errors", []).append(f"{model['name']} b{batch} cpu reference: {e}")
             for name in cases:
                 row: dict[str, Any] = {"model": model["name"], "batch": batch, "case": name}
                 if name.startswith("torch-compile") and compile_s > args.compile_budget_s:

@@ -91,19 +91,27 @@ def shipped_checkpoints() -> list[Path]:
     if not CHECKPOINTS.is_dir():
         return []
     found = sorted(p for p in CHECKPOINTS.iterdir()
-                   if (p / CONFIG).is_file() and not _takes_more_than_z(p))
+                   if (p / CONFIG).is_file() and not untimed_reason(p / ONNX_SUBFOLDER))
     rank = {n: i for i, n in enumerate(SHIPPED_ORDER)}
     return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
 
 
-def _takes_more_than_z(checkpoint: Path) -> bool:
-    """A decoder with inputs beside ``z`` (a conditional model's label): the latency cases feed
-    ``z`` alone, so such a model is left out of them (its export's contract says so)."""
+def untimed_reason(export_dir: Path) -> str | None:
+    """Why the latency cases leave out the model exported in ``export_dir``, or None.
+
+    The one rule for every benchmark (these and ``gpu_runtime.py``): the cases feed the
+    decoder ``z`` alone, so a decoder with inputs beside it (a conditional model's ``label``),
+    as its export's contract says, is left out. An unreadable contract counts as ``z``
+    alone: the cases that load it then report the problem.
+    """
     try:
-        contract = json.loads((checkpoint / ONNX_SUBFOLDER / CONTRACT_FILE).read_text())
+        contract = json.loads((export_dir / CONTRACT_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return list(contract.get("decoder_inputs", ["z"])) != ["z"]
+        return None
+    inputs = list(contract.get("decoder_inputs", ["z"])) if isinstance(contract, dict) else ["z"]
+    if inputs == ["z"]:
+        return None
+    return f"its decoder takes {inputs} (a conditional model) and the timed cases feed z alone"
 
 
 def _is_rgb64(checkpoint: Path | None) -> bool:
