@@ -1,15 +1,21 @@
-"""The package layers and the one vocabulary, checked on the source (no imports run).
+"""The package layers and the one vocabulary, checked on the source (no imports run), and
+what importing a light module pulls in (in a fresh interpreter).
 
 * ``train`` never imports ``runtime``, ``export`` or ``demo``; ``runtime`` imports only
   ``vaekit.format`` of vaekit; ``demo`` only ``runtime`` and ``format``; ``format`` no other
   vaekit package, and neither torch nor numpy.
 * The file names of a checkpoint and of an export folder are spelled only in
   :mod:`vaekit.format`: paths, messages and help texts elsewhere use its constants.
+* ``vaekit.train.plots`` (figures from numpy arrays) imports without torch: the package's
+  ``__init__`` resolves its public names lazily, each from its module on first use.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -77,3 +83,49 @@ def test_file_names_are_spelled_only_in_vaekit_format(folder):
              for name in FILE_NAMES if name in node.value]
     assert not found, ("use the constants of vaekit.format (CONFIG, WEIGHTS, CONTRACT_FILE, "
                        f"EXAMPLES_FILE, graph_file, ...): {found}")
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter (this one may have imported torch already)."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+
+
+@pytest.mark.parametrize("module", ["vaekit.train", "vaekit.train.plots"])
+def test_figures_import_without_torch(module):
+    """A notebook drawing figures from arrays needs neither torch nor the model code."""
+    r = run_python(f"""
+        import sys
+        import {module}
+        heavy = sorted(m for m in ("torch", "vaekit.train.model", "vaekit.train.checkpoint")
+                       if m in sys.modules)
+        assert not heavy, f"import {module} imported {{heavy}}"
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_train_package_resolves_its_public_names_on_first_use():
+    """Every name of ``vaekit.train.__all__`` is the object its module defines, listed by
+    ``dir()``; a model module imported on its own still registers every variant."""
+    r = run_python("""
+        import sys
+        import vaekit.train as t
+        assert "torch" not in sys.modules
+        assert set(t.__all__) == set(t._EXPORTS) and len(t.__all__) == len(set(t.__all__))
+        assert set(t.__all__) <= set(dir(t)), sorted(set(t.__all__) - set(dir(t)))
+        from vaekit.train.checkpoint import load_model  # as `python -m vaekit.train.evaluate`
+        from vaekit.train.model import MODELS
+        assert sorted(MODELS) == ["beta_vae", "cvae", "iwae", "vae", "vamp"], sorted(MODELS)
+        import importlib
+        for name in t.__all__:
+            value = getattr(t, name)
+            assert value is getattr(importlib.import_module(f"vaekit.train.{t._EXPORTS[name]}"), name)
+        from vaekit.train import CVAE, MODEL_CONFIGS, build_model, plots  # names and modules
+        try:
+            t.no_such_name
+        except AttributeError as e:
+            assert "no_such_name" in str(e)
+        else:
+            raise AssertionError("an unknown name must raise AttributeError")
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -1,19 +1,41 @@
-"""vaekit.train: the U-Net-inspired VAE, its ELBO, data, training loop and checkpoints."""
+"""vaekit.train: the U-Net-inspired VAE, its ELBO, data, training loop and checkpoints.
 
-from .checkpoint import load_model, save_checkpoint
-from .config import (
-    MODEL_CONFIGS,
-    BetaVAEConfig,
-    CVAEConfig,
-    DataConfig,
-    IWAEConfig,
-    TrainConfig,
-    VAEConfig,
-    VampConfig,
-    model_config,
-)
-from .model import MODELS, VAE, BetaVAE, Decoder, DecoderMean, Encoder, build_model, register
-from .variants import CVAE, IWAE, VampPrior  # registers the variants
+Importing the package is cheap: each public name below is imported from its module the
+first time it is used (PEP 562), so ``vaekit.train.plots`` (figures from numpy arrays)
+loads without torch. ``from vaekit.train import build_model`` works as before; importing
+:mod:`vaekit.train.model` registers every variant (IWAE, CVAE, VampPrior) in ``MODELS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module of this package that defines it
+_EXPORTS = {
+    "load_model": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "MODEL_CONFIGS": "config",
+    "BetaVAEConfig": "config",
+    "CVAEConfig": "config",
+    "DataConfig": "config",
+    "IWAEConfig": "config",
+    "TrainConfig": "config",
+    "VAEConfig": "config",
+    "VampConfig": "config",
+    "model_config": "config",
+    "MODELS": "model",
+    "VAE": "model",
+    "BetaVAE": "model",
+    "Decoder": "model",
+    "DecoderMean": "model",
+    "Encoder": "model",
+    "build_model": "model",
+    "register": "model",
+    "CVAE": "variants",
+    "IWAE": "variants",
+    "VampPrior": "variants",
+}
 
 __all__ = [
     "CVAE", "IWAE", "MODELS", "MODEL_CONFIGS", "VAE", "BetaVAE", "BetaVAEConfig", "CVAEConfig",
@@ -21,3 +43,32 @@ __all__ = [
     "VampConfig", "VampPrior", "build_model", "load_model", "model_config", "register",
     "save_checkpoint",
 ]
+
+if TYPE_CHECKING:  # the names as type checkers and IDEs see them
+    from .checkpoint import load_model, save_checkpoint
+    from .config import (
+        MODEL_CONFIGS,
+        BetaVAEConfig,
+        CVAEConfig,
+        DataConfig,
+        IWAEConfig,
+        TrainConfig,
+        VAEConfig,
+        VampConfig,
+        model_config,
+    )
+    from .model import MODELS, VAE, BetaVAE, Decoder, DecoderMean, Encoder, build_model, register
+    from .variants import CVAE, IWAE, VampPrior
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

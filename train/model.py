@@ -295,3 +295,9 @@ def build_model(config: VAEConfig) -> VAE:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+# every variant registers itself in MODELS when this module loads, whichever vaekit.train
+# module (or public name of the package) a caller imports first: a checkpoint of any
+# model_type then loads (the variants import the names above, all defined by now)
+from . import variants as _variants  # noqa: E402, F401
