@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images x samples decoded per call (default 512: cache-friendly on a CPU; "
                         "on a GPU 20000 is far faster; the draws, so the figure, change within "
                         "its standard error)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--save", action="store_true",
                    help=f"record the results in CHECKPOINT/{METRICS} (key: the split name)")
@@ -129,6 +130,8 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--samples must be >= 1, got {args.samples} (e.g. --samples 1000)")
     if not 1 <= args.decode_budget <= 10_000_000:
         p.error(f"--decode-budget must be in 1..10000000, got {args.decode_budget} (e.g. 512)")
+    if args.threads < 0:
+        p.error(f"--threads must be >= 0, got {args.threads} (0: all cores)")
     if args.limit < 0:
         p.error(f"--limit must be >= 0, got {args.limit} (0: every image of the split)")
     if not 0 <= args.seed <= SEED_MAX:
@@ -175,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     _check_args(p, args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         model = load_model(args.checkpoint, device=args.device)
         data_cfg = load_configs(args.checkpoint)[1]

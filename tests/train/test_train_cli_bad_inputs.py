@@ -183,6 +183,7 @@ def test_out_below_a_file_is_refused(tmp_path, capsys):
     (["--samples", "0"], "--samples must be >= 1, got 0", "--samples 1000"),
     (["--samples", "-3"], "--samples must be >= 1, got -3", "--samples 1000"),
     (["--limit", "-1"], "--limit must be >= 0, got -1", "0: every image"),
+    (["--threads", "-1"], "--threads must be >= 0, got -1", "0: all cores"),
     (["--seed", "-1"], "--seed must be in 0..4294967295, got -1", "--seed"),
     (["--device", "gpu"], "--device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'", "--device cpu"),
     (["--device", "cuda:99"], "GPU", "--device"),
