@@ -135,7 +135,6 @@ class DiscretizedLogistic(Likelihood):
         return ((loc + 1) / 2).clamp(0, 1)
 
 
-
 @register_likelihood("logistic_ar")
 class DiscretizedLogisticAR(DiscretizedLogistic):
     """Discretised logistics whose colour channels depend linearly on the earlier ones.
