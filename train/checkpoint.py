@@ -34,6 +34,7 @@ from .config import (
     config_differences,
     data_config_from_dict,
     dump_json,
+    jsonable,
     model_config_from_dict,
     train_config_from_dict,
 )
@@ -139,13 +140,9 @@ def _changes_since_last(folder: Path, model: VAE, data: DataConfig | None,
     except (OSError, ValueError, TypeError, KeyError):  # no readable previous config: no changes
         return []
     changes = list(previous.get("changes", []))
-    changes += [{"from_epoch": epoch, "key": f"{section}.{key}", "old": _jsonable(was),
-                 "new": _jsonable(now)} for section, key, was, now in diffs]
+    changes += [{"from_epoch": epoch, "key": f"{section}.{key}", "old": jsonable(was),
+                 "new": jsonable(now)} for section, key, was, now in diffs]
     return changes
-
-
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:

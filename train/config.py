@@ -350,12 +350,13 @@ def config_differences(saved: dict[str, Any], model: VAEConfig, data: DataConfig
             if section == "train" and f.name in RUN_FLAGS:
                 continue
             was, now = old[f.name], getattr(config, f.name)
-            if _jsonable(was) != _jsonable(now):
+            if jsonable(was) != jsonable(now):
                 diffs.append((section, f.name, was, now))
     return diffs
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A config value as config.json holds it (a tuple such as ``dim_mults`` becomes a list)."""
     return list(value) if isinstance(value, tuple) else value
 
 
