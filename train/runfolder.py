@@ -25,7 +25,6 @@ from .checkpoint import (
     RESUME,
     CheckpointError,
     clean_stale_files,
-    load_configs,
     load_model,
     load_resume,
     read_config,
@@ -167,10 +166,10 @@ def initial_weights(folder: str | os.PathLike, model_config: VAEConfig) -> dict[
     checkpoint, :class:`~vaekit.train.checkpoint.CheckpointError` for a damaged one.
     """
     try:
-        saved, _, _ = load_configs(folder)
+        source = load_model(folder)  # one read: its config.json rebuilt the model
     except FileNotFoundError as e:
         raise RunFolderError(f"--init-from: {e}") from e
-    ours, theirs = model_config.to_dict(), saved.to_dict()
+    ours, theirs = model_config.to_dict(), source.config.to_dict()
     differ = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
     if differ:
         listed = "; ".join(f"{_flag(k)} {_shown(theirs.get(k))} there, {_shown(ours.get(k))} here"
@@ -179,10 +178,7 @@ def initial_weights(folder: str | os.PathLike, model_config: VAEConfig) -> dict[
                          if theirs.get(k) is not None)
         raise RunFolderError(f"--init-from {folder} holds a model with other options ({listed}): "
                              f"pass {match} to start from it, or drop --init-from")
-    try:
-        return load_model(folder).state_dict()
-    except FileNotFoundError as e:
-        raise RunFolderError(f"--init-from: {e}") from e
+    return source.state_dict()
 
 
 def _flag(key: str) -> str:
