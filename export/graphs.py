@@ -160,7 +160,7 @@ def quantize_int8(
     src: Path, dst: Path, *, input_name: str,
     calibration: Sequence[np.ndarray | Mapping[str, np.ndarray]], props: dict[str, str], doc: str,
 ) -> onnx.ModelProto:
-    """Static int8 quantisation (QDQ, per-channel weights, MinMax on ``calibration`` batches).
+    """Static int8 quantisation (QDQ, per-channel 7-bit weights, MinMax on ``calibration`` batches).
 
     A calibration batch is an array fed as ``input_name``, or a whole feed (name -> array)
     for a graph with more inputs (a conditional model's label).
@@ -168,6 +168,11 @@ def quantize_int8(
     Convs and the linear layer are quantised; normalisation and activations stay float
     (ONNX Runtime fuses QDQ around Conv into QLinearConv on CPU). Static beats dynamic
     quantisation here: dynamic only quantises the Gemm and quantises activations per call.
+
+    Weights are 7-bit (``reduce_range``: |q| <= 64) so that the graph computes the same on
+    every CPU: x86 kernels without VNNI add pairs of uint8 x int8 products in int16, and with
+    |q| <= 64 no pair can pass 255 * 128 = 32640 < 32767 (full-range weights saturate there:
+    :func:`~vaekit.export.onnx_checks.int16_pair_overflow` refuses such a graph).
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -195,8 +200,8 @@ def quantize_int8(
         quant_pre_process(str(plain), str(prepared))
         quantize_static(
             str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv", "Gemm", "MatMul"],
+            per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "Gemm", "MatMul"],
         )
         model = onnx.load(str(quantized))
     return finish_graph(model, dst, props=props, doc=doc)

@@ -15,7 +15,9 @@ DNN), and what this module fixes (:func:`make_portable`) and then refuses to shi
   batch axis varies (GroupNorm's reshape back): OpenCV DNN 4 dies (SIGFPE) on such graphs at
   batch > 1; the constant ``[0, C, H, W]`` (0 copies the batch axis) says the same;
 * in float16 graphs, a normalisation or reduction op computed in float16 (its squares and
-  sums overflow: the graph is then only right on providers that quietly compute in float32).
+  sums overflow: the graph is then only right on providers that quietly compute in float32);
+* in int8 graphs, weights large enough that x86 CPUs without VNNI compute them wrong
+  (:func:`int16_pair_overflow`).
 
 :func:`fp16_computed_outputs` runs a graph with ONNX's reference evaluator, which computes
 every op in the dtype the graph declares: real float16, as a GPU would.
@@ -41,6 +43,12 @@ FP32_OPS = frozenset({
     "Softplus", "Exp", "Softmax", "LogSoftmax",
 })
 _QDQ = ("QuantizeLinear", "DequantizeLinear")
+#: ops whose weight input ONNX Runtime runs through its u8s8 integer GEMM once QDQ is fused
+INT8_GEMM_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+#: ONNX Runtime's u8s8 kernels on x86 without VNNI (SSE4.1, AVX2, AVX-512 without VNNI) add two
+#: uint8 x int8 products into one int16 (vpmaddubsw), which saturates above this
+INT16_MAX = 32767
+UINT8_MAX = 255
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -206,7 +214,53 @@ def portability_problems(model: onnx.ModelProto, *, precision: str = "fp32") -> 
             f"the constant [0, C, H, W])")
     if precision == "fp16":
         problems.extend(_fp16_reductions(model))
+    if precision == "int8":
+        problems.extend(int16_pair_overflow(model))
     return problems
+
+
+def int8_pair_sums(model: onnx.ModelProto) -> dict[str, int]:
+    """Per int8 weight feeding a Conv/Gemm/MatMul: the largest sum of two uint8 x int8 products.
+
+    ``255 * (|q|_1 + |q|_2)``, the two largest weight magnitudes of an output channel (the
+    ``axis`` of a per-channel DequantizeLinear, else the whole tensor): an upper bound on what
+    any pairing of the reduction axis can reach, whatever order a kernel packs the weights in.
+    """
+    consts = _constants(model)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    sums = {}
+    for node in model.graph.node:
+        weight = consts.get(node.input[0]) if node.op_type == "DequantizeLinear" and node.input else None
+        if weight is None or weight.data_type != TensorProto.INT8:
+            continue
+        if not any(c.op_type in INT8_GEMM_OPS for c in consumers.get(node.output[0], [])):
+            continue
+        q = np.abs(numpy_helper.to_array(weight).astype(np.int64))
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        rows = np.moveaxis(q, axis, 0).reshape(q.shape[axis], -1) if q.ndim > 1 else q.reshape(1, -1)
+        top = np.sort(rows, axis=1)[:, -2:].sum(axis=1) if rows.shape[1] > 1 else rows[:, 0]
+        sums[weight.name] = int(top.max()) * UINT8_MAX
+    return sums
+
+
+def int16_pair_overflow(model: onnx.ModelProto) -> list[str]:
+    """Int8 weights whose products can saturate the int16 pair sums of x86 CPUs without VNNI.
+
+    There ONNX Runtime's fused QLinearConv/QGemm silently clip such sums: a decoder loses 10 dB
+    and single pixels go off by up to 0.8 (on AVX-512 VNNI, ARM and in WebAssembly the same
+    graph is right). The check is static, so it gives the same answer on every host.
+    """
+    bad = {name: s for name, s in int8_pair_sums(model).items() if s > INT16_MAX}
+    if not bad:
+        return []
+    worst = max(bad, key=bad.get)
+    return [f"{len(bad)} int8 weight(s) ({worst!r}, ...) let two uint8 x int8 products reach "
+            f"{bad[worst]} > {INT16_MAX}: ONNX Runtime's int8 kernels on x86 CPUs without VNNI "
+            f"(AVX2, AVX-512 without VNNI) saturate there; quantise weights to 7 bits (|q| <= 64: "
+            f"onnxruntime.quantization's reduce_range=True, as vaekit.export does)"]
 
 
 def _fp16_reductions(model: onnx.ModelProto) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,6 +38,7 @@ from vaekit.format import (
     metadata_props,
     sha256_file,
 )
+from vaekit.runtime.cpu import int8_kernel, simd_summary
 from vaekit.runtime.session import build_session
 from vaekit.train.checkpoint import (
     load_checkpoint_split,
@@ -50,7 +52,14 @@ from vaekit.train.model import VAE
 
 from .freshness import default_out
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
-from .onnx_checks import CLIENT_LIMITS, cuda_outputs, fp16_computed_outputs, required_versions
+from .onnx_checks import (
+    CLIENT_LIMITS,
+    INT16_MAX,
+    cuda_outputs,
+    fp16_computed_outputs,
+    int8_pair_sums,
+    required_versions,
+)
 from .stale import clean_stale, staging_prefix
 
 PARITY_BATCHES = (1, 7, 64)
@@ -401,6 +410,7 @@ def _variant(
 ) -> dict[str, Any]:
     """Write the fp16 or int8 graphs into ``folder`` and measure them against fp32."""
     entry: dict[str, Any] = {}
+    pair_sums: list[int] = []
     calibration = _calibration(image_shape(contract), test, latents) if precision == "int8" else None
     for name, module, outs in (("encoder", encoder, ENCODER_OUTPUTS),
                                ("decoder", decoder, DECODER_OUTPUTS)):
@@ -415,6 +425,7 @@ def _variant(
         else:
             graph = quantize_int8(folder / graph_file(name), path, input_name=ins[0],
                                   calibration=calibration[ins[0]], props=props, doc=doc)
+            pair_sums.extend(int8_pair_sums(graph).values())
         entry[name] = _file_entry(path, contract, name, graph)
     if precision == "fp16":
         entry["fp16_computed"] = _fp16_computed_parity(folder, contract, inputs, reference)
@@ -431,11 +442,45 @@ def _variant(
     entry["decoder_psnr_db_vs_fp32"] = _psnr(decoded, ref_images)
     entry["psnr_latents"] = f"{PSNR_LATENTS} " + ("test-image encoder means" if test is not None else "N(0, I) draws")
     if precision == "int8":
-        entry["method"] = "static QDQ, per-channel int8 weights, uint8 activations, MinMax calibration"
+        entry["method"] = ("static QDQ, per-channel 7-bit int8 weights (|q| <= 64), uint8 activations, "
+                           "MinMax calibration")
+        entry["int16_pair_sum_max"] = max(pair_sums, default=0)
+        entry["kernel_paths"] = _int8_kernel_paths(folder, latents, ref_images, decoded, max(pair_sums, default=0))
+        entry["decoder_psnr_db_vs_fp32"] = min(
+            p["decoder_psnr_db_vs_fp32"] for p in entry["kernel_paths"].values()
+            if p["decoder_psnr_db_vs_fp32"] is not None)
     else:
         entry["method"] = ("torch module in float16 behind float32 inputs/outputs; normalisation "
                            "layers in float32")
     return entry
+
+
+def _int8_kernel_paths(folder: Path, latents: dict[str, np.ndarray], ref_images: np.ndarray,
+                       host_images: np.ndarray, pair_sum_max: int) -> dict[str, dict[str, Any]]:
+    """The int8 decoder's PSNR against fp32 on each integer path ONNX Runtime's kernels take.
+
+    ``int32``: what kernels that accumulate in int32 compute (AVX-512 VNNI, AVX-VNNI, ARM,
+    WebAssembly), measured with graph optimisations off (DequantizeLinear + float Conv: no
+    host kernel involved). ``int16-pairs``: x86 without VNNI adds two products in int16; the
+    bound ``int16_pair_sum_max`` <= 32767 proves no pair saturates, so it computes the int32
+    sums and its PSNR is the int32 path's. ``host``: this exporting CPU's optimised kernels.
+    """
+    literal = build_session(folder / graph_file("decoder", "int8"), optimization="disable").run(None, latents)[0]
+    exact = _psnr(literal, ref_images)
+    safe = pair_sum_max <= INT16_MAX
+    return {
+        "int32": {"decoder_psnr_db_vs_fp32": exact, "cpus": "AVX-512 VNNI, AVX-VNNI, ARM, WebAssembly",
+                  "measured": "ONNX Runtime, graph optimisations off (DequantizeLinear + float Conv)"},
+        "int16-pairs": {"decoder_psnr_db_vs_fp32": exact if safe else None,
+                        "cpus": "x86 without VNNI (SSE4.1, AVX2, AVX-512 without VNNI)",
+                        "measured": (f"bound: every uint8 x int8 pair sums to at most {pair_sum_max} "
+                                     f"<= {INT16_MAX}, so no int16 sum saturates and the int32 "
+                                     f"path's figure holds") if safe else
+                                    f"unsafe: pair sums reach {pair_sum_max} > {INT16_MAX}"},
+        "host": {"decoder_psnr_db_vs_fp32": _psnr(host_images, ref_images),
+                 "cpus": f"{platform.machine()} {simd_summary()} (the exporting CPU, {int8_kernel()})",
+                 "measured": "ONNX Runtime, graph optimisations on"},
+    }
 
 
 def _fp16_computed_parity(folder: Path, contract: dict[str, Any], inputs: dict[str, torch.Tensor],

@@ -25,7 +25,8 @@ from .contract import (
     metadata_props,
     sha256_file,
 )
-from .providers import CPU, ProviderSpec, check_provider_specs
+from .cpu import INT16_PAIRS, INT32, int8_kernel, simd_summary
+from .providers import CPU, ProviderSpec, check_provider_specs, warn_once
 
 #: onnxruntime graph optimisation levels by name
 OPTIMIZATION = {
@@ -35,6 +36,11 @@ OPTIMIZATION = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 REEXPORT = "re-export with `python -m vaekit.export CHECKPOINT`"
+#: onnxruntime's session option that replaces the int16-pair int8 kernels of x86 CPUs without
+#: VNNI by slower exact ones (a no-op elsewhere)
+EXACT_INT8_OPTION = "session.x64quantprecision"
+#: the largest sum of two uint8 x int8 products the int16-pair kernels hold
+INT16_MAX = 32767
 
 
 def build_session(
@@ -45,6 +51,7 @@ def build_session(
     optimization: str = "all",
     log_level: int = 3,
     fix: str = REEXPORT,
+    exact_int8: bool = False,
 ) -> ort.InferenceSession:
     """An onnxruntime session for the graph at ``path``.
 
@@ -52,7 +59,9 @@ def build_session(
     order (a malformed entry is refused up front). ``threads``: intra-op threads (inter-op
     then 1); None keeps onnxruntime's default. ``optimization``: a key of :data:`OPTIMIZATION`. ``log_level``: onnxruntime's
     severity (3: errors only; 4: fatal only, e.g. to silence a CUDA provider that cannot
-    start). A file onnxruntime cannot load raises ``ValueError`` naming it and ``fix``.
+    start). ``exact_int8``: run int8 graphs with kernels that accumulate in int32 on every
+    CPU (:data:`EXACT_INT8_OPTION`; slower on x86 without VNNI, a no-op elsewhere). A file
+    onnxruntime cannot load raises ``ValueError`` naming it and ``fix``.
     """
     if optimization not in OPTIMIZATION:
         raise ValueError(f"unknown optimization {optimization!r}; choose one of {tuple(OPTIMIZATION)}")
@@ -63,6 +72,8 @@ def build_session(
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if exact_int8:
+        options.add_session_config_entry(EXACT_INT8_OPTION, "1")
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own pybind types (InvalidProtobuf, Fail)
@@ -86,9 +97,35 @@ def open_graph(
     if recorded is not None and sha256_file(file) != recorded:
         raise ValueError(f"{file} is corrupt or was replaced: its sha256 differs from the one in "
                          f"{CONTRACT_FILE}; {fix}")
-    session = build_session(file, providers=providers, threads=threads, fix=fix)
+    exact = precision == "int8" and needs_exact_int8(contract, file)
+    session = build_session(file, providers=providers, threads=threads, fix=fix, exact_int8=exact)
     check_graph(session, file, contract, graph, precision)
     return session
+
+
+def needs_exact_int8(contract: dict[str, Any], file: Path) -> bool:
+    """Whether an int8 graph must run on exact kernels here (an older export, on a CPU whose
+    int8 kernels could saturate it): True warns once, naming the re-export that makes it fast.
+
+    vaekit records the largest uint8 x int8 pair sum of its int8 graphs
+    (``variants.int8.int16_pair_sum_max``); graphs exported before that record may exceed
+    the 32767 that x86 CPUs without VNNI hold.
+    """
+    record = contract.get("variants", {}).get("int8", {})
+    bound = record.get("int16_pair_sum_max") if isinstance(record, dict) else None
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound <= INT16_MAX:
+        return False
+    kernel = int8_kernel()
+    if kernel == INT32:
+        return False
+    if kernel == INT16_PAIRS:
+        warn_once(
+            f"vaekit.runtime: {file.parent} holds int8 graphs exported before vaekit made them "
+            f"exact on every CPU; this CPU ({simd_summary()}) has no VNNI, where their int8 "
+            f"kernels saturate, so they run on ONNX Runtime's slower exact kernels "
+            f"({EXACT_INT8_OPTION}). Re-export for full speed: `python -m vaekit.export "
+            f"CHECKPOINT --int8` (--out {file.parent})")
+    return True
 
 
 def check_graph(
@@ -132,4 +169,5 @@ def recorded_sha256(contract: dict[str, Any], graph: str, precision: str) -> str
     return section.get("sha256") if isinstance(section, dict) else None
 
 
-__all__ = ["OPTIMIZATION", "build_session", "check_graph", "open_graph", "recorded_sha256"]
+__all__ = ["EXACT_INT8_OPTION", "OPTIMIZATION", "build_session", "check_graph", "needs_exact_int8",
+           "open_graph", "recorded_sha256"]

@@ -37,7 +37,7 @@ def load(ckpt: Path, file: str) -> onnx.ModelProto:
 @pytest.mark.parametrize("file", GRAPH_FILES)
 def test_every_exported_graph_is_portable(tiny_ckpt, file):
     model = load(tiny_ckpt, file)
-    precision = "fp16" if "fp16" in file else "fp32"
+    precision = next((p for p in ("fp16", "int8") if p in file), "fp32")
     assert portability_problems(model, precision=precision) == []
     assert model.ir_version == 8, "opset 18 needs IR 8; ONNX Runtime 1.16 reads up to IR 9"
     assert {o.domain for o in model.opset_import} == {""}, "only the default domain is used"
