@@ -7,6 +7,9 @@ created session really runs on it. ``runtime``: ``vaekit.runtime.VAE`` (the fp32
 its input checks). ``torch-eager``: the PyTorch module under ``torch.inference_mode``.
 ``torch-compile``: ``torch.compile`` of the same module (default settings: the first batch
 size compiles a static graph, the second a dynamic one that later sizes reuse).
+``openvino`` / ``openvino-int8``: the same fp32 / int8 ``.onnx`` files compiled by OpenVINO's
+CPU plugin (the ``openvino`` wheel; f32 inference precision, so the parity check is the fp32
+backends' one, and latency hint), the CPU runtime users would pick instead of ONNX Runtime.
 
 A backend that cannot run here raises :class:`Unavailable` with the reason, which the
 benchmark turns into a skip and the report into a line.
@@ -25,10 +28,10 @@ import numpy as np
 from .models import BenchModel
 
 BACKENDS = (
-    "ort-basic", "ort-all", "ort-int8", "ort-fp16", "ort-cuda", "runtime", "torch-eager",
-    "torch-compile",
+    "ort-basic", "ort-all", "ort-int8", "ort-fp16", "ort-cuda", "runtime", "openvino",
+    "openvino-int8", "torch-eager", "torch-compile",
 )
-FP32_BACKENDS = ("ort-basic", "ort-all", "ort-cuda", "runtime", "torch-eager", "torch-compile")
+FP32_BACKENDS = ("ort-basic", "ort-all", "ort-cuda", "runtime", "openvino", "torch-eager", "torch-compile")
 
 
 class Unavailable(Exception):
@@ -93,6 +96,35 @@ def _cuda_reason() -> str:
     from vaekit.runtime.providers import cuda_device_problem
 
     return cuda_device_problem() or "the CUDA provider failed to start"
+
+
+# ----------------------------------------------------------------------------- OpenVINO
+
+
+def _openvino_runner(backend: str, path) -> Runner:
+    """``path`` compiled by OpenVINO's CPU plugin, one infer request reused across calls."""
+    try:
+        import openvino as ov
+    except ImportError as e:
+        raise Unavailable("openvino is not installed (`pip install openvino`, or `make bench`)") from e
+    config = {"INFERENCE_NUM_THREADS": threads(), "PERFORMANCE_HINT": "LATENCY",
+              "INFERENCE_PRECISION_HINT": "f32"}
+    try:
+        compiled = ov.Core().compile_model(str(path), "CPU", config)
+    except RuntimeError as e:
+        raise Unavailable(f"OpenVINO cannot compile {path.name}: {str(e).strip().splitlines()[-1][:300]}") from e
+    request = compiled.create_infer_request()
+    outputs = compiled.outputs
+
+    def call(x):
+        request.infer({0: x})
+        return request
+
+    return Runner(
+        backend=backend, call=call, prepare=lambda x: np.ascontiguousarray(x, dtype=np.float32),
+        finish=lambda req: [np.array(req.get_tensor(o).data, dtype=np.float32) for o in outputs],
+        info={"graph": path.name, "openvino": ov.__version__},
+    )
 
 
 # ----------------------------------------------------------------------------- runtime
@@ -213,6 +245,11 @@ def make_runner(model: BenchModel, part: str, backend: str, *, modules: dict, co
                            providers=["CUDAExecutionProvider", *cpu])
     if backend == "runtime":
         return _runtime_runner(model, part)
+    if backend in ("openvino", "openvino-int8"):
+        precision = "int8" if backend.endswith("int8") else "fp32"
+        if precision not in model.graphs:
+            raise Unavailable(f"no {precision} graphs for {model.name}")
+        return _openvino_runner(backend, model.graphs[precision][part])
     key = f"{model.name}/{part}"
     if key not in modules:
         modules[key] = torch_module(model, part)

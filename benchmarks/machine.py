@@ -49,14 +49,23 @@ def describe() -> dict[str, object]:
 
     cpu = cpuinfo.get_cpu_info()
     flags = set(cpu.get("flags", []))
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8")
-            if f in flags]
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                        "amx_tile", "amx_int8") if f in flags]
+    from vaekit.runtime.cpu import int8_kernel
+
+    try:
+        import openvino
+        openvino_version = openvino.__version__
+    except ImportError:
+        openvino_version = None
     return {
         "cpu_model": cpu.get("brand_raw") or platform.processor() or "unknown",
         "logical_cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu_mhz": cpu.get("hz_actual_friendly"),
         "simd": simd,
+        "int8_kernel": int8_kernel(),
+        "openvino": openvino_version,
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),

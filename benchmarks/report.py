@@ -126,7 +126,7 @@ def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
     row = index.get((rgb, "decoder", ORT_FP32, 64)) if rgb else None
     if row and peak_gflops:
         best = max((r for r in rs if r.model == rgb and r.part == "decoder" and r.batch == 64
-                    and r.backend not in ("ort-int8", "ort-fp16")), key=lambda r: r.gflops)
+                    and r.backend not in ("ort-int8", "ort-fp16", "openvino-int8")), key=lambda r: r.gflops)
         pct = 100 * row.gflops / peak_gflops
         out.append(Target(pct >= 70, (
             f"64x64 RGB decoder ({rgb}) at batch 64 reaches >= 70% of fp32 peak: {ORT_FP32} achieves "
@@ -152,6 +152,19 @@ def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
         detail = "; ".join(f"b{b}: {_ms(q.median_s)} vs {_ms(f.median_s)} ms = {s:.2f}x" for b, s, q, f in pairs)
         out.append(Target(ok, f"int8 decoder faster than fp32 ORT ({ORT_FP32}) at every batch, {model} "
                               f"({psnr_text}): {detail}"))
+
+    # 5. vaekit's runtime within 10% of (or faster than) OpenVINO on the same graphs.
+    for model in models:
+        parts, ratios = [], []
+        for batch in (1, 64):
+            rt, ov = index.get((model, "decoder", "runtime", batch)), index.get((model, "decoder", "openvino", batch))
+            if rt and ov:
+                ratios.append(rt.median_s / ov.median_s)
+                parts.append(f"batch {batch}: {_ms(rt.median_s)} vs {_ms(ov.median_s)} ms = {ratios[-1]:.2f}x OpenVINO's time")
+            else:
+                parts.append(f"batch {batch}: not measured")
+        ok = all(r <= 1.10 for r in ratios) if len(ratios) == 2 else None
+        out.append(Target(ok, f"runtime decoder within 10% of OpenVINO's time (or faster), {model}: " + "; ".join(parts)))
 
     # 4. A runtime-only process uses at most a third of the PyTorch process's memory.
     for model, cs in extras.get("cold_start", {}).items():
@@ -179,7 +192,8 @@ def _table(rs: list[Row], index: dict) -> list[str]:
     return lines
 
 
-SUMMARY_BACKENDS = ("torch-eager", "torch-compile", "ort-basic", "ort-all", "ort-int8", "ort-fp16", "runtime")
+SUMMARY_BACKENDS = ("torch-eager", "torch-compile", "ort-basic", "ort-all", "ort-int8", "ort-fp16", "runtime",
+                    "openvino", "openvino-int8")
 
 
 def summary_table(rs: list[Row], batches: tuple[int, ...] = (1, 64)) -> list[str]:
@@ -219,10 +233,12 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
     out.append("")
     out.append(f"- CPU: {m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} logical cores "
                f"({m.get('cores_usable', '?')} usable), SIMD: {', '.join(m.get('simd', [])) or '?'}; "
+               f"int8 kernels: {m.get('int8_kernel', '?')}; "
                f"{m.get('memory_gib', '?')} GiB RAM; {m.get('platform', '?')}")
     out.append(f"- onnxruntime {m.get('onnxruntime', '?')} (providers built in: "
                f"{', '.join(m.get('onnxruntime_providers', []))}), torch {m.get('torch', '?')}, "
-               f"numpy {m.get('numpy', '?')}, onnx {m.get('onnx', '?')}, Python {m.get('python', '?')}")
+               f"numpy {m.get('numpy', '?')}, onnx {m.get('onnx', '?')}, OpenVINO "
+               f"{m.get('openvino') or 'not installed'}, Python {m.get('python', '?')}")
     out.append(f"- Threads per backend: {notes.get('threads', '?')} (ORT intra-op, torch.set_num_threads); "
                f"load average at start {', '.join(f'{x:.2f}' for x in m.get('loadavg', []))}")
     peak, after = extras.get("peak", {}), extras.get("peak_after", {})

@@ -19,7 +19,7 @@ import pytest
 from .backends import Unavailable, first_call
 from .conftest import MODE
 
-TOLERANCE = {"ort-fp16": 5e-2, "ort-int8": None}
+TOLERANCE = {"ort-fp16": 5e-2, "ort-int8": None, "openvino-int8": None}
 FP32_TOLERANCE = 1e-3
 TARGET_S = float(os.environ.get("VAEKIT_BENCH_TARGET_S", "0.6"))  # timed seconds per case
 DEADLINE = float(os.environ.get("VAEKIT_BENCH_DEADLINE", "0"))  # epoch seconds; 0: none
