@@ -21,8 +21,7 @@ ARTIFACTS = REPO / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def page(browser, static_site):
-    if not (MODEL / "decoder.onnx").is_file():
-        pytest.skip(f"{MODEL} has no decoder.onnx (make demo exports it)")
+    assert (MODEL / "decoder.onnx").is_file(), f"{MODEL} has no decoder.onnx: the shipped export is in git"
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(60_000)

@@ -223,9 +223,7 @@ def test_cli_reports_a_missing_checkpoint(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_export_the_shipped_mnist_z2(tmp_path):
-    if not (SHIPPED / "model.safetensors").is_file():
-        pytest.skip(f"{SHIPPED} does not exist yet (train it with `python -m vaekit.train --dataset mnist "
-                    f"--latent-dim 2 --out {SHIPPED}`)")
+    assert (SHIPPED / "model.safetensors").is_file(), f"{SHIPPED} is shipped in git and must be there"
     c = export_checkpoint(SHIPPED, out=tmp_path / "onnx", examples=16, progress=False)
     worst = max(d for g in ("encoder", "decoder") for per_b in c["parity"][g].values() for d in per_b.values())
     assert worst <= TOLERANCE and c["latent_dim"] == 2
