@@ -117,12 +117,12 @@ def summary(contract: dict, out: Path) -> str:
             lines.append(f"  {v[graph]['file']:<20} {v[graph]['bytes'] / 1024:9.1f} KiB")
         if v.get("runs_on_cpu"):
             lines.append(f"    {precision}: decoder PSNR vs fp32 {v['decoder_psnr_db_vs_fp32']:.1f} dB")
+        else:
+            lines.append(f"    {precision}: {v.get('note')}")
         if v.get("kernel_paths"):
             paths = ", ".join(f"{name} {p['decoder_psnr_db_vs_fp32']}" for name, p in v["kernel_paths"].items())
             lines.append(f"    {precision} per kernel path (dB): {paths}; largest uint8 x int8 pair sum "
                          f"{v['int16_pair_sum_max']} (int16 holds 32767)")
-        else:
-            lines.append(f"    {precision}: {v.get('note')}")
         computed = v.get("fp16_computed")
         if computed:
             cuda = f", on CUDA {_worst(computed['cuda']):.2e}" if "cuda" in computed else ""

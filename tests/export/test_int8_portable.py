@@ -93,3 +93,12 @@ def test_check_portable_names_the_overflow_only_for_int8_graphs(tiny_ckpt, tmp_p
     assert max(int8_pair_sums(model).values()) > INT16_MAX
     with pytest.raises(ExportError, match="AVX2"):
         check_portable(model, "q.onnx", precision="int8")
+
+
+def test_the_export_summary_prints_each_kernel_path(tiny_ckpt):
+    from vaekit.export.__main__ import summary
+
+    text = summary(json.loads((tiny_ckpt / "onnx" / "vaekit.json").read_text()), tiny_ckpt / "onnx")
+    line = next(ln for ln in text.splitlines() if "int8 per kernel path (dB): " in ln)
+    assert all(f"{path} " in line for path in ("int32", "int16-pairs", "host"))
+    assert "largest uint8 x int8 pair sum" in text and ": None" not in text
