@@ -19,6 +19,7 @@ from vaekit.format import METRICS
 
 from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
+from .limits import check_memory, check_threads, images_per_step
 from .objective import LIKELIHOODS
 from .schedule import LR_SCHEDULES
 
@@ -130,7 +131,8 @@ def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae",
                    help="VAE variant (default: vae); --model NAME --help lists its own flags")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads, at most the CPUs this process may use (0: all of them)")
     _add_fields(p.add_argument_group("model"), model_cls, defaults_none=True)
     _add_fields(p.add_argument_group("data"), DataConfig, defaults_none=False)
     _add_fields(p.add_argument_group("training"), TrainConfig, defaults_none=False)
@@ -148,15 +150,15 @@ def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, a
     def pick(cls: type) -> dict[str, Any]:
         return {f.name: getattr(args, f.name) for f in fields(cls)}
 
-    if args.threads < 0:
-        parser.error(f"--threads must be >= 0, got {args.threads} (0: all cores)")
     given = {k: v for k, v in pick(model_cls).items() if v is not None}
     try:
         data = DataConfig(**pick(DataConfig))
         train = TrainConfig(**pick(TrainConfig))
         _check_image_options(data.dataset, given)
         model = model_cls(**{**PRESETS[data.dataset], **given})
+        check_threads(args.threads)
         check_device_available(train.device)
+        check_step_memory(model, train)
     except ValueError as e:
         parser.error(str(e))
     return model, data, train, args
@@ -173,6 +175,24 @@ def _check_image_options(dataset: str, given: dict[str, Any]) -> None:
                 f"{preset['in_channels']}x{preset['image_size']}x{preset['image_size']}: "
                 f"drop {flag} (or pass {flag} {preset[key]})"
             )
+
+
+def check_step_memory(model: VAEConfig, train: TrainConfig) -> None:
+    """Refuse a batch (times IWAE's ``k``) whose activations alone exceed the free memory."""
+    device = train.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    k = getattr(model, "k", 1)
+    components = getattr(model, "components", 0)
+    what = (f"--batch-size {train.batch_size}" + (f" x --k {k}" if k > 1 else "")
+            + (f" + --components {components}" if components else ""))
+    fix = "lower " + " or ".join(f for f, v in (("--k", k > 1), ("--components", components),
+                                                ("--batch-size", True)) if v)
+    check_memory(images_per_step(model, train.batch_size), model, device, what=what, fix=fix)
+    check_memory(train.eval_batch_size, model, device, what=f"--eval-batch-size {train.eval_batch_size}",
+                 fix="lower --eval-batch-size", training=False)
 
 
 def check_device_available(name: str) -> None:
