@@ -13,6 +13,7 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any
 
 from vaekit.format import METRICS
@@ -222,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(model, data, train_cfg, args.threads)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the last finished epoch is saved in {out}; continue with the "
-              f"same command plus --resume", file=sys.stderr)
+        from .runfolder import saved_state
+
+        print(f"\ninterrupted: {saved_state(Path(out))}", file=sys.stderr)
         return 130
 
 
@@ -232,6 +234,7 @@ def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: in
 
     from .data import DatasetNotFoundError
     from .loop import train
+    from .runfolder import saved_state
 
     out = train_cfg.out
     if threads:
@@ -248,12 +251,12 @@ def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: in
         print(f"error: out of memory (--batch-size {train_cfg.batch_size}, --eval-batch-size "
               f"{train_cfg.eval_batch_size}): continue with --resume and a lower --eval-batch-size "
               f"if it ran out while validating, else start a new run with a lower --batch-size "
-              f"(the last finished epoch is saved in {out})", file=sys.stderr)
+              f"({saved_state(Path(out))})", file=sys.stderr)
         return 1
     except OSError as e:  # disk full, folder removed or made read-only mid-run
         print(f"error: cannot write the run in {out} ({e.strerror or e}"
-              f"{f': {e.filename}' if e.filename else ''}): the last finished epoch there is "
-              f"intact; fix that and continue with the same command plus --resume", file=sys.stderr)
+              f"{f': {e.filename}' if e.filename else ''}): fix that; {saved_state(Path(out))}",
+              file=sys.stderr)
         return 1
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
         print(f"checkpoint: {out}  (evaluate: python -m vaekit.train.evaluate {out})")
