@@ -5,7 +5,8 @@ page is a header with the model picker and one tab per concern, each built by it
 module (``tab_reconstruct``, ``tab_sample``, ``tab_interpolate``, ``tab_explorer``) from
 the computations in :mod:`~vaekit.demo.handlers`. Every handler answers bad input with a
 readable :class:`gradio.Error` (a dialog in the browser, an ``AppError`` with the same text
-in ``gradio_client``), never a stack trace. Public API endpoints (``api_name``):
+in ``gradio_client``), never a stack trace; values of the wrong type are refused before
+Gradio decodes them (:mod:`~vaekit.demo.gate`). Public API endpoints (``api_name``):
 ``reconstruct``, ``reconstruct_sketch``, ``reconstruct_example``, ``sample``,
 ``interpolate`` and ``explore``.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from . import tab_explorer, tab_interpolate, tab_reconstruct, tab_sample
+from . import gate, tab_explorer, tab_interpolate, tab_reconstruct, tab_sample
 from .handlers import Handlers, readable
 from .models import DemoModel, load_models, wrap_models
 from .server import DELETE_CACHE, launch
@@ -89,4 +90,5 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
         switched = outputs(header, hv)
         switched += [c for (_, tab), v in zip(tabs, views) for c in outputs(tab, v)]
         picker.change(readable(on_model), [picker], switched, api_visibility="private")
+    gate.install(app)  # every event's inputs checked before Gradio decodes them
     return app

@@ -81,6 +81,8 @@ def ms(seconds: float) -> str:
 def int_arg(value: Any, name: str, lo: int, hi: int) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(f"{name} is empty: enter a whole number from {lo} to {hi}")
+    if isinstance(value, bool):  # float(True) is 1.0: a yes/no is not a number
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -91,6 +93,8 @@ def int_arg(value: Any, name: str, lo: int, hi: int) -> int:
 
 
 def float_arg(value: Any, name: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number from {lo} to {hi}, got {value!r}")
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -114,6 +118,8 @@ class Handlers:
     def model(self, name: Any) -> DemoModel:
         if not name:
             raise ValueError(f"no model chosen: pick one of {', '.join(self.models)}")
+        if not isinstance(name, str):
+            raise ValueError(f"model must be a name, one of {', '.join(self.models)}; got {name!r}")
         if name not in self.models:
             # the picker may send the label rather than the name (older clients)
             for m in self.models.values():

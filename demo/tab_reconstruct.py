@@ -84,7 +84,7 @@ def build(header: Header, ctx: Context, v: View) -> ReconstructTab:
                 output = shown_image("Reconstruction", "rec-output", height=240)
             details = gr.Textbox(label="Latent mean and timing", lines=4, interactive=False,
                                  elem_id="rec-details")
-            index = gr.Number(visible=False, precision=0)  # the API twin of a gallery click
+            index = gr.Number(visible=False, precision=0, label="Example index")  # the API twin of a gallery click
             example_button = gr.Button(visible=False)
     tab = ReconstructTab(no_examples, gallery, upload, upload_button, draw_note, sketch,
                          sketch_button, seen, output, details)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from vaekit.format import CONFIG, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
 
+from .destinations import check_destination
+
 
 class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (exit 2), without the usage text."""
@@ -41,25 +43,51 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--triton", metavar="REPO", default=None,
                    help="also write a Triton model repository: REPO/NAME_encoder and REPO/NAME_decoder "
                         "(config.pbtxt + 1/model.onnx; NAME: the checkpoint folder's name)")
-    t.add_argument("--triton-max-batch", type=int, default=64, metavar="B",
-                   help="max_batch_size of the Triton models (1-65536, default 64)")
-    t.add_argument("--triton-gpu", action="store_true",
-                   help="one instance per GPU (KIND_GPU) instead of one CPU instance")
-    t.add_argument("--triton-precision", choices=PRECISIONS, default="fp32",
-                   help="which graphs the repository serves (fp16/int8 need --fp16/--int8)")
+    t.add_argument("--triton-max-batch", type=int, default=None, metavar="B",
+                   help="max_batch_size of the Triton models (1-65536, default 64; needs --triton)")
+    t.add_argument("--triton-gpu", action="store_true", default=None,
+                   help="one instance per GPU (KIND_GPU) instead of one CPU instance (needs --triton)")
+    t.add_argument("--triton-precision", choices=PRECISIONS, default=None,
+                   help="which graphs the repository serves (default fp32; needs --triton; fp16/int8 "
+                        "need --fp16/--int8)")
     return p
+
+
+TRITON_DEFAULTS = {"triton_max_batch": 64, "triton_gpu": False, "triton_precision": "fp32"}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Options that need another one, and the Triton destination, before any work (ValueError;
+    the export checks ``--out`` itself, once it knows the checkpoint)."""
+    if args.examples is not None and args.examples < 0:
+        raise ValueError(f"--examples must be >= 0, got {args.examples} (0: no {EXAMPLES_FILE})")
+    given = [k for k in TRITON_DEFAULTS if getattr(args, k) is not None]
+    if args.triton is None and given:
+        flags = " ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{flags} only shape the Triton repository: add --triton REPO, or drop "
+                         f"{'it' if len(given) == 1 else 'them'}")
+    for key, default in TRITON_DEFAULTS.items():
+        setattr(args, key, default if getattr(args, key) is None else getattr(args, key))
+    if not 1 <= args.triton_max_batch <= 1 << 16:
+        raise ValueError(f"--triton-max-batch must be in 1..65536, got {args.triton_max_batch}")
+    if args.triton_precision != "fp32" and not getattr(args, args.triton_precision):
+        raise ValueError(f"--triton-precision {args.triton_precision} serves the "
+                         f"{args.triton_precision} graphs: add --{args.triton_precision} so that "
+                         f"they are exported")
+    if args.triton is not None:
+        check_destination(args.triton, "--triton")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.examples is not None and args.examples < 0:
-        parser.error(f"--examples must be >= 0, got {args.examples} (0: no {EXAMPLES_FILE})")
-    if not 1 <= args.triton_max_batch <= 1 << 16:
-        parser.error(f"--triton-max-batch must be in 1..65536, got {args.triton_max_batch}")
+    try:
+        check_options(args)
+    except ValueError as e:
+        parser.error(str(e))
     from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
 
-    out = Path(args.out) if args.out else default_out(args.checkpoint)
+    out = Path(args.out) if args.out is not None else default_out(args.checkpoint)
     if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
         return _triton(args, out)

@@ -50,6 +50,7 @@ from vaekit.train.config import DataConfig, dump_json
 from vaekit.train.data import PRESENTATION, ImageSplit, presentation
 from vaekit.train.model import VAE
 
+from .destinations import check_destination
 from .freshness import default_out
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
 from .onnx_checks import (
@@ -60,7 +61,7 @@ from .onnx_checks import (
     int8_pair_sums,
     required_versions,
 )
-from .stale import clean_stale, staging_prefix
+from .stale import clean_stale, staging_prefix, swap_into_place
 
 PARITY_BATCHES = (1, 7, 64)
 TOLERANCE = 1e-4
@@ -104,6 +105,7 @@ def export_checkpoint(
         raise ValueError(f"examples must be >= 0, got {examples}")
     model = load_model(checkpoint)
     model_cfg, data_cfg, _ = load_configs(checkpoint)
+    check_destination(out, "--out")  # a read-only parent: refused before any work
     n_examples = default_examples(model_cfg.latent_dim) if examples is None else examples
     variants = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
     stages = ["test images", "encoder", "decoder", "parity", *variants, "write"]
@@ -167,7 +169,7 @@ def export_checkpoint(
         elif n_examples:
             print(f"note: {EXAMPLES_FILE} not written: {note}")
         (tmp / CONTRACT_FILE).write_text(dump_json(contract))
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
         bar.update()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -538,18 +540,3 @@ def _write_examples(path: Path, test: ImageSplit, n: int) -> dict[str, Any]:
     with open(path, "wb") as f:
         np.savez_compressed(f, images=images, labels=labels, classes=classes)
     return {"file": path.name, "count": len(idx), "split": "test", "bytes": path.stat().st_size}
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` with the finished ``tmp`` folder (the old one is removed afterwards)."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "old")))
-    os.replace(out, old / out.name)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old / out.name, out)  # put the previous export back
-        raise
-    shutil.rmtree(old, ignore_errors=True)

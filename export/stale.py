@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -55,3 +56,18 @@ def clean_stale(out: str | os.PathLike) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder.name)
     return removed
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` with the finished ``tmp`` folder (the old one is removed afterwards)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "old")))
+    os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old / out.name, out)  # put the previous folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

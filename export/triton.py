@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from vaekit.format import (
 from vaekit.runtime.contract import read_contract
 
 from .errors import ExportError
+from .stale import clean_stale, staging_prefix, swap_into_place
 
 #: ONNX element type -> Triton DataType name (the ones a vaekit graph can carry)
 TRITON_DTYPES = {
@@ -74,8 +77,8 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                       config: TritonConfig = TritonConfig()) -> list[Path]:
     """Write ``repo/NAME_encoder`` and ``repo/NAME_decoder`` from ``export_dir``; returns the model folders.
 
-    Other models already in ``repo`` are left alone; these two are replaced file by file
-    (each file written atomically).
+    Other models already in ``repo`` are left alone; these two are written in full into
+    staging folders beside them first, then each swapped in by a rename.
     """
     export_dir, repo = Path(export_dir), Path(repo)
     if not _NAME.match(name):
@@ -84,20 +87,32 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
     if repo.exists() and not repo.is_dir():
         raise ValueError(f"--triton {repo} is a file: pass a folder (the model repository)")
     contract = read_contract(export_dir)  # refuses a missing, unreadable or foreign vaekit.json
-    folders = []
-    for graph in GRAPHS:
+    texts = {}
+    for graph in GRAPHS:  # every graph read and checked before anything is written
         source = export_dir / graph_file(graph, config.precision)
         if not source.is_file():
             raise FileNotFoundError(
                 f"{source} is missing: export it first (`python -m vaekit.export CHECKPOINT"
                 f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
         model = onnx.load(str(source), load_external_data=False)
-        text = config_pbtxt(model_name(name, graph), model, contract, graph, config)
-        folder = repo / model_name(name, graph)
-        atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
-        atomic_write_text(folder / "config.pbtxt", text)
-        folders.append(folder)
-    return folders
+        texts[graph] = (source, config_pbtxt(model_name(name, graph), model, contract, graph, config))
+    repo.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:  # both model folders are written in full before either replaces its old one
+        for graph, (source, text) in texts.items():
+            folder = repo / model_name(name, graph)
+            clean_stale(folder)
+            stage = Path(tempfile.mkdtemp(dir=repo, prefix=staging_prefix(folder, "tmp")))
+            stage.chmod(0o755)
+            staged.append((stage, folder))
+            atomic_write_bytes(stage / "1" / "model.onnx", source.read_bytes())
+            atomic_write_text(stage / "config.pbtxt", text)
+        for stage, folder in staged:
+            swap_into_place(stage, folder)
+    finally:
+        for stage, _ in staged:
+            shutil.rmtree(stage, ignore_errors=True)
+    return [folder for _, folder in staged]
 
 
 def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:

@@ -214,6 +214,11 @@ def resolve_providers(providers: str | Sequence[ProviderSpec]) -> tuple[list[Pro
     check_provider_specs(providers)
     for spec in providers:
         name = provider_name(spec)
+        if isinstance(name, str) and name.lower() in PROVIDER_ALIASES:
+            raise ValueError(
+                f"{name!r} names a whole provider setting, not one entry of a list: pass "
+                f"providers={name.lower()!r} (a string), or the list {PROVIDER_ALIASES[name.lower()]}"
+            )
         if not isinstance(name, str) or name not in known:
             raise ValueError(
                 f"unknown execution provider {name!r}: use 'auto', 'cpu', 'cuda', 'tensorrt' or "

@@ -13,12 +13,14 @@ import sys
 import types
 import typing
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any
 
 from vaekit.format import METRICS
 
 from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
+from .limits import check_memory, check_threads, images_per_step
 from .objective import LIKELIHOODS
 from .schedule import LR_SCHEDULES
 
@@ -130,7 +132,8 @@ def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", choices=sorted(MODEL_CONFIGS), default="vae",
                    help="VAE variant (default: vae); --model NAME --help lists its own flags")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads, at most the CPUs this process may use (0: all of them)")
     _add_fields(p.add_argument_group("model"), model_cls, defaults_none=True)
     _add_fields(p.add_argument_group("data"), DataConfig, defaults_none=False)
     _add_fields(p.add_argument_group("training"), TrainConfig, defaults_none=False)
@@ -148,15 +151,15 @@ def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, a
     def pick(cls: type) -> dict[str, Any]:
         return {f.name: getattr(args, f.name) for f in fields(cls)}
 
-    if args.threads < 0:
-        parser.error(f"--threads must be >= 0, got {args.threads} (0: all cores)")
     given = {k: v for k, v in pick(model_cls).items() if v is not None}
     try:
         data = DataConfig(**pick(DataConfig))
         train = TrainConfig(**pick(TrainConfig))
         _check_image_options(data.dataset, given)
         model = model_cls(**{**PRESETS[data.dataset], **given})
+        check_threads(args.threads)
         check_device_available(train.device)
+        check_step_memory(model, train)
     except ValueError as e:
         parser.error(str(e))
     return model, data, train, args
@@ -173,6 +176,24 @@ def _check_image_options(dataset: str, given: dict[str, Any]) -> None:
                 f"{preset['in_channels']}x{preset['image_size']}x{preset['image_size']}: "
                 f"drop {flag} (or pass {flag} {preset[key]})"
             )
+
+
+def check_step_memory(model: VAEConfig, train: TrainConfig) -> None:
+    """Refuse a batch (times IWAE's ``k``) whose activations alone exceed the free memory."""
+    device = train.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    k = getattr(model, "k", 1)
+    components = getattr(model, "components", 0)
+    what = (f"--batch-size {train.batch_size}" + (f" x --k {k}" if k > 1 else "")
+            + (f" + --components {components}" if components else ""))
+    fix = "lower " + " or ".join(f for f, v in (("--k", k > 1), ("--components", components),
+                                                ("--batch-size", True)) if v)
+    check_memory(images_per_step(model, train.batch_size), model, device, what=what, fix=fix)
+    check_memory(train.eval_batch_size, model, device, what=f"--eval-batch-size {train.eval_batch_size}",
+                 fix="lower --eval-batch-size", training=False)
 
 
 def check_device_available(name: str) -> None:
@@ -202,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(model, data, train_cfg, args.threads)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the last finished epoch is saved in {out}; continue with the "
-              f"same command plus --resume", file=sys.stderr)
+        from .runfolder import saved_state
+
+        print(f"\ninterrupted: {saved_state(Path(out))}", file=sys.stderr)
         return 130
 
 
@@ -212,6 +234,7 @@ def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: in
 
     from .data import DatasetNotFoundError
     from .loop import train
+    from .runfolder import saved_state
 
     out = train_cfg.out
     if threads:
@@ -228,12 +251,12 @@ def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: in
         print(f"error: out of memory (--batch-size {train_cfg.batch_size}, --eval-batch-size "
               f"{train_cfg.eval_batch_size}): continue with --resume and a lower --eval-batch-size "
               f"if it ran out while validating, else start a new run with a lower --batch-size "
-              f"(the last finished epoch is saved in {out})", file=sys.stderr)
+              f"({saved_state(Path(out))})", file=sys.stderr)
         return 1
     except OSError as e:  # disk full, folder removed or made read-only mid-run
         print(f"error: cannot write the run in {out} ({e.strerror or e}"
-              f"{f': {e.filename}' if e.filename else ''}): the last finished epoch there is "
-              f"intact; fix that and continue with the same command plus --resume", file=sys.stderr)
+              f"{f': {e.filename}' if e.filename else ''}): fix that; {saved_state(Path(out))}",
+              file=sys.stderr)
         return 1
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
         print(f"checkpoint: {out}  (evaluate: python -m vaekit.train.evaluate {out})")

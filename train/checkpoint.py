@@ -375,19 +375,34 @@ def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu")
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for corrupt files
         raise CheckpointError(f"{folder / WEIGHTS} is not a readable safetensors file ({e}); "
                               f"restore it or re-train") from e
-    ours = model.state_dict()
+    problem = state_mismatch(model.state_dict(), state)
+    if problem:
+        raise CheckpointError(
+            f"{folder / WEIGHTS} does not match {folder / CONFIG} ({problem}): the weights come from "
+            f"a different architecture; restore the {CONFIG} written with these weights"
+        )
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:  # the weights' fault, not the exporter's or the evaluator's
+        raise CheckpointError(
+            f"{folder / WEIGHTS} holds non-finite weights (NaN or inf in {len(broken)} tensor(s), "
+            f"e.g. {broken[0]}): the run diverged before it was saved; re-train with a lower --lr "
+            f"or restore an earlier checkpoint")
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def state_mismatch(ours: dict[str, torch.Tensor], state: Any) -> str:
+    """How the weights ``state`` differ from the model's ``ours`` in names and shapes, in one
+    line ('' when they fit)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return f"not a table of named tensors but {type(state).__name__}"
     missing = sorted(set(ours) - set(state))
     unexpected = sorted(set(state) - set(ours))
     shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in ours.items()
               if k in state and state[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        raise CheckpointError(
-            f"{folder / WEIGHTS} does not match {folder / CONFIG} (missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, shape mismatch {shapes[:3]}): the weights come from "
-            f"a different architecture; restore the {CONFIG} written with these weights"
-        )
-    model.load_state_dict(state)
-    return model.to(device).eval()
+    if not (missing or unexpected or shapes):
+        return ""
+    return f"missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatch {shapes[:3]}"
 
 
 def load_checkpoint_split(

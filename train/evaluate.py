@@ -125,13 +125,19 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every range and every output path, before any work is done."""
     from .__main__ import check_device_available
     from .config import DEVICE, SEED_MAX
+    from .limits import MAX_SAMPLES, check_threads
 
     if args.samples < 1:
         p.error(f"--samples must be >= 1, got {args.samples} (e.g. --samples 1000)")
+    if args.samples > MAX_SAMPLES:
+        p.error(f"--samples must be at most {MAX_SAMPLES}, got {args.samples}: each image costs K "
+                f"decodes (the usual figure is --samples 1000)")
     if not 1 <= args.decode_budget <= 10_000_000:
         p.error(f"--decode-budget must be in 1..10000000, got {args.decode_budget} (e.g. 512)")
-    if args.threads < 0:
-        p.error(f"--threads must be >= 0, got {args.threads} (0: all cores)")
+    try:
+        check_threads(args.threads)
+    except ValueError as e:
+        p.error(str(e))
     if args.limit < 0:
         p.error(f"--limit must be >= 0, got {args.limit} (0: every image of the split)")
     if not 0 <= args.seed <= SEED_MAX:
@@ -198,6 +204,7 @@ def keep_freed_memory_for_reuse() -> bool:
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import load_checkpoint_split, load_configs, load_model
     from .config import dump_json
+    from .limits import check_memory
 
     p = build_parser()
     args = p.parse_args(argv)
@@ -207,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        model_cfg, data_cfg = load_configs(args.checkpoint)[:2]
+        check_memory(args.decode_budget, model_cfg, args.device, training=False,
+                     what=f"--decode-budget {args.decode_budget}", fix="lower --decode-budget")
         model = load_model(args.checkpoint, device=args.device)
-        data_cfg = load_configs(args.checkpoint)[1]
         data = load_checkpoint_split(args.checkpoint, args.split, limit=args.limit,
                                      data_root=args.data_root)
     except (FileNotFoundError, ValueError) as e:

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
-from vaekit.format import RESUME, image_shape
+from vaekit.format import CONFIG, RESUME, image_shape
 
-from .checkpoint import save_checkpoint
+from .checkpoint import CheckpointError, save_checkpoint, state_mismatch
 from .config import DataConfig, TrainConfig, VAEConfig
 from .data import load_split
 from .distributed import Distributed
@@ -36,7 +36,7 @@ from .evaluate import evaluate_elbo
 from .feed import DeviceFeed
 from .model import VAE, build_model, count_parameters
 from .objective import kl_warmup
-from .runfolder import RunFolderError, initial_weights, prepare_run  # noqa: F401  (RunFolderError: re-exported)
+from .runfolder import RunFolderError, initial_weights, prepare_run, saved_state  # noqa: F401  (RunFolderError: re-exported)
 from .schedule import lr_factor
 
 
@@ -74,11 +74,24 @@ class _Setup:
         self.amp = (torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda
                     else contextlib.nullcontext())
 
-    def restore(self, state: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        return state["epoch"], state["step"], list(state["history"])
+    def restore(self, state: dict[str, Any], out: Path) -> tuple[int, int, list[dict[str, Any]]]:
+        """Continue from ``out``'s resume state; one that does not fit this model is a
+        :class:`CheckpointError` naming the fix (not torch's size-mismatch listing)."""
+        problem = state_mismatch(self.model.state_dict(), state["model"])
+        if problem:
+            raise CheckpointError(
+                f"{out / RESUME} holds the weights of another model ({problem}), not of the run "
+                f"its {CONFIG} describes: restore this run's {RESUME}, or start over with "
+                f"--overwrite (nothing was changed)")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            return int(state["epoch"]), int(state["step"]), list(state["history"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as e:
+            raise CheckpointError(
+                f"{out / RESUME} is damaged: {(str(e).splitlines() or [type(e).__name__])[0][:200]}; "
+                f"restore it from a backup, or start over with --overwrite") from e
 
 
 def run_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
@@ -149,10 +162,11 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
 def _check_finite(sums: torch.Tensor, keys: list[str], step: int, cfg: TrainConfig) -> None:
     if not bool(torch.isfinite(sums).all()):
         bad = [k for k, v in zip(keys, sums.tolist()) if not math.isfinite(v)]
+        clip = (f"--grad-clip (now {cfg.grad_clip:g})" if cfg.grad_clip
+                else "set --grad-clip (now 0: no clipping; e.g. --grad-clip 100)")
         raise FloatingPointError(
             f"{', '.join(bad)} became non-finite within the {cfg.log_every} steps up to step "
-            f"{step}: lower --lr (now {cfg.lr}) or --grad-clip (now {cfg.grad_clip}); the last "
-            f"finished epoch is saved in {cfg.out}"
+            f"{step}: lower --lr (now {cfg.lr}) or {clip}; {saved_state(Path(cfg.out))}"
         )
 
 
@@ -190,7 +204,7 @@ def train(
                           channels_last=s.cuda)
         start_epoch, step, history = 0, 0, []
         if state is not None:
-            start_epoch, step, history = s.restore(state)
+            start_epoch, step, history = s.restore(state, out)
             if dist.is_main:
                 print(f"resumed {out} at epoch {start_epoch}, step {step}")
         n_params = count_parameters(s.model)

@@ -114,6 +114,18 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
     return state
 
 
+def saved_state(out: Path) -> str:
+    """What a stopped run left in ``out``, for its last message: the checkpoint of its last
+    finished epoch, or nothing when no epoch had finished."""
+    present = checkpoint_files(out)
+    if RESUME in present:
+        return (f"the last finished epoch is saved in {out}: continue it with the same command "
+                f"plus --resume")
+    if present:
+        return f"{out} holds the checkpoint it started from ({', '.join(present)}), unchanged"
+    return f"no epoch had finished, so nothing was saved in {out}"
+
+
 def _report(out: Path, applied: list[tuple[str, Any, Any]], epoch: int, epochs: int) -> None:
     for key, old, new in applied:
         print(f"--resume: {key} {old!r} -> {new!r} applies from epoch {epoch + 1}")
@@ -145,7 +157,15 @@ def option_differences(saved: dict[str, Any], model_config: VAEConfig, data_conf
 
 def _check_options(out: Path, model_config: VAEConfig, data_config: DataConfig,
                    train_config: TrainConfig) -> list[tuple[str, Any, Any]]:
-    diffs = option_differences(read_config(out), model_config, data_config, train_config)
+    saved = read_config(out)
+    lost = [section for section in ("data", "train") if not isinstance(saved.get(section), dict)]
+    if lost:  # the resume check would skip them: a changed seed or batch size would pass
+        raise RunFolderError(
+            f"--resume: {out / CONFIG} has no {' or '.join(repr(k) for k in lost)} section, so "
+            f"this command's options (--seed, --batch-size, ...) cannot be checked against the "
+            f"run's: restore the {CONFIG} the run wrote, or start over with --overwrite "
+            f"(nothing was changed)")
+    diffs = option_differences(saved, model_config, data_config, train_config)
     refused = [(k, was, now) for section, k, was, now in diffs if k not in APPLIES.get(section, ())]
     if refused:
         listed = "; ".join(f"{_flag(k)} was {was!r}, now {now!r}" for k, was, now in refused)

@@ -56,8 +56,9 @@ def test_bad_triton_options_are_refused_with_the_fix(tiny_ckpt, tmp_path, capsys
     assert "--triton-max-batch must be in 1..65536, got 0" in capsys.readouterr().err
     file = tmp_path / "file"
     file.write_text("x")
-    assert main([str(tiny_ckpt), "--if-missing", "--triton", str(file)]) == 2
-    assert "is a file: pass a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # refused with the options, before any export work
+        main([str(tiny_ckpt), "--if-missing", "--triton", str(file)])
+    assert "is a file, not a folder: pass a folder you can write to" in capsys.readouterr().err
 
 
 def test_a_damaged_contract_is_refused_with_the_fix(tmp_path):

@@ -1,0 +1,102 @@
+"""Resume and stop at their edges: another model's resume.pt, a config.json without its
+train section, and a run that diverges or is stopped before any epoch was saved; each one
+line that says what is (and is not) on disk."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+import torch
+from support import run_main as run
+from vaekit.format import CONFIG, RESUME
+from vaekit.train import build_model, save_checkpoint
+from vaekit.train.__main__ import main as train_main
+from vaekit.train.__main__ import parse
+from vaekit.train.runfolder import saved_state
+
+BASE = ["--dim", "8", "--latent-dim", "2", "--val-size", "64", "--epochs", "2", "--device", "cpu",
+        "--threads", "1"]
+
+
+def resumable_run(folder, argv):
+    """A run folder after 1 epoch of ``argv`` (model, configs, resume state), built without training."""
+    model_cfg, data_cfg, train_cfg, _ = parse([*argv, "--out", str(folder)])
+    torch.manual_seed(0)
+    model = build_model(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr)
+    row = {"epoch": 1, "step": 4, "valid_elbo_nats": -500.0}
+    save_checkpoint(folder, model, data=data_cfg, train=train_cfg,
+                    metrics={"epochs": 1, "steps": 4, "history": [row]},
+                    resume={"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1,
+                            "step": 4, "rng": torch.get_rng_state(), "history": [row]})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_mnist_root):
+    base = tmp_path_factory.mktemp("runs")
+    argv = [*BASE, "--data-root", str(tiny_mnist_root)]
+    return {"z2": resumable_run(base / "z2", argv),
+            "z3": resumable_run(base / "z3", [*argv[:3], "3", *argv[4:]]),
+            "argv": argv}
+
+
+def error_line(err: str) -> str:
+    """The CLI's message (after any progress bar on the same terminal line)."""
+    (line,) = re.findall(r"(?:error|interrupted): .*", err)
+    return line
+
+
+def test_the_resume_state_of_another_model_is_one_line(runs, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(runs["z2"], out)
+    shutil.copy(runs["z3"] / RESUME, out / RESUME)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, err = run(train_main, [*runs["argv"], "--out", str(out), "--resume"], capsys)
+    assert code == 2 and "Traceback" not in err and "size mismatch for" not in err, err
+    line = error_line(err)
+    assert f"{out / RESUME} holds the weights of another model" in line
+    assert "shape mismatch" in line and "--overwrite" in line and "nothing was changed" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("section", ["train", "data"])
+def test_resume_without_a_saved_section_refuses_instead_of_skipping_the_check(section, runs, tmp_path,
+                                                                               capsys):
+    """Without the section the seed and batch size could change in silence."""
+    out = tmp_path / "run"
+    shutil.copytree(runs["z2"], out)
+    config = json.loads((out / CONFIG).read_text())
+    del config[section]
+    (out / CONFIG).write_text(json.dumps(config))
+    code, err = run(train_main, [*runs["argv"], "--seed", "5", "--batch-size", "64", "--out", str(out),
+                                 "--resume"], capsys)
+    assert code == 2, err
+    line = error_line(err)
+    assert f"--resume: {out / CONFIG} has no '{section}' section" in line
+    assert "cannot be checked" in line and "restore the config.json" in line
+
+
+def test_divergence_before_the_first_epoch_does_not_claim_a_save(tiny_mnist_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--lr", "1e6",
+                                 "--grad-clip", "0", "--log-every", "1", "--out", str(out)], capsys)
+    assert code == 1, err
+    line = error_line(err)
+    assert line.startswith("error: training diverged:") and "became non-finite" in line
+    assert f"no epoch had finished, so nothing was saved in {out}" in line
+    assert "last finished epoch is saved" not in line
+    assert not (out / RESUME).exists()
+
+
+def test_what_a_stopped_run_left_is_told_as_it_is(runs, tmp_path):
+    assert saved_state(runs["z2"]).startswith(f"the last finished epoch is saved in {runs['z2']}: "
+                                              "continue it with the same command plus --resume")
+    assert saved_state(tmp_path / "none") == f"no epoch had finished, so nothing was saved in {tmp_path / 'none'}"
+    finished = tmp_path / "finished"
+    shutil.copytree(runs["z2"], finished)
+    (finished / RESUME).unlink()
+    assert "holds the checkpoint it started from" in saved_state(finished)
