@@ -48,8 +48,11 @@ export function showPickers({ list, model, contract, precision }) {
     const known = list.some((m) => m.url === model);
     for (const m of list) modelPicker.add(new Option(`${m.name} (${m.dataset}, latent ${m.latent_dim})`, m.url));
     if (!known && model) modelPicker.add(new Option(model, model));
-    modelPicker.value = model ?? list[0].url;
-    modelPicker.addEventListener("change", () => { location.href = pageUrl(modelPicker.value, precision); });
+    if (!model) modelPicker.add(new Option("choose a model", ""), 0);
+    modelPicker.value = model ?? "";
+    modelPicker.addEventListener("change", () => {
+      if (modelPicker.value) location.href = pageUrl(modelPicker.value, precision);
+    });
     document.getElementById("model-box").hidden = false;
     document.getElementById("demo-link").hidden = false;
   }
