@@ -1,21 +1,49 @@
-# Two commands: `make demo` and `make test`. Both create .venv with pip when missing.
+# Two commands: `make demo` and `make test`. Each creates its own venv with pip when missing:
+# `make demo` a light one (.venv-demo: numpy, ONNX Runtime, Gradio; no torch), `make test` the
+# full one (.venv: PyTorch, ONNX Runtime, Gradio, the test tools). A stamp per extras set
+# reinstalls a venv when pyproject.toml or its extras change.
+
+comma := ,
+
+# onnxruntime-gpu where it has a wheel and a GPU is there (Linux x86_64 with an NVIDIA
+# driver), else onnxruntime (macOS, Windows on ARM, machines without a GPU).
+ORT_EXTRA ?= $(shell if [ "$$(uname -s)-$$(uname -m)" = Linux-x86_64 ] && nvidia-smi -L >/dev/null 2>&1; then echo gpu; else echo cpu; fi)
+# the full set always tries onnxruntime-gpu on Linux x86_64 (it runs on the CPU too)
+FULL_ORT ?= $(shell if [ "$$(uname -s)-$$(uname -m)" = Linux-x86_64 ]; then echo gpu; else echo cpu; fi)
+
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.vaekit-installed
-EXTRAS ?= train,gpu,demo,dev
+EXTRAS ?= train,$(FULL_ORT),demo,dev
+STAMP  := $(VENV)/.vaekit-installed-$(subst $(comma),-,$(EXTRAS))
+
+DEMO_VENV   ?= .venv-demo
+DEMO_PY     := $(DEMO_VENV)/bin/python
+DEMO_EXTRAS ?= $(ORT_EXTRA),demo
+DEMO_STAMP  := $(DEMO_VENV)/.vaekit-installed-$(subst $(comma),-,$(DEMO_EXTRAS))
+
 PYTEST_ARGS ?=
 
 RUNTIME_VENV ?= build/runtime-only-venv
 
-.PHONY: setup browser npm-deps old-clients lint test runtime-only demo bench clean
+.PHONY: setup demo-setup browser npm-deps old-clients lint test runtime-only demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.vaekit-installed*
 	@touch $(STAMP)
 
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(DEMO_PY) || python3 -m venv $(DEMO_VENV)
+	$(DEMO_PY) -m pip install -q --upgrade pip
+	$(DEMO_PY) -m pip install -q -e '.[$(DEMO_EXTRAS)]'
+	@rm -f $(DEMO_VENV)/.vaekit-installed*
+	@touch $(DEMO_STAMP)
+
 setup: $(STAMP)
+
+demo-setup: $(DEMO_STAMP)
 
 # Debian's Chromium for the browser test (Playwright drives /usr/bin/chromium).
 browser:
@@ -68,12 +96,22 @@ runtime-only:
 	$(RUNTIME_VENV)/bin/python -m pip install -q --disable-pip-version-check '.[cpu,demo]'
 	cd $(RUNTIME_VENV) && bin/python $(CURDIR)/.ci/runtime_only.py $(wildcard $(CURDIR)/checkpoints/*/onnx)
 
-# Export any shipped checkpoint whose ONNX graphs are missing or stale, then serve the app.
-demo: setup
-	@for c in checkpoints/*/; do \
-		if [ -f "$$c/model.safetensors" ]; then $(PY) -m vaekit.export "$$c" --if-missing --quiet || exit 1; fi; \
+# Serve every shipped model from the light venv. A checkpoint whose graphs are missing or
+# older than its weights is exported first when a venv with torch is there (.venv after
+# `make setup` or `make test`, or torch installed in $(DEMO_VENV)); without torch the committed
+# graphs are served (the runtime warns about a stale one, naming the export command).
+demo: demo-setup
+	@exporter=""; for py in $(DEMO_PY) $(PY); do \
+		if [ -x $$py ] && $$py -c "import torch" >/dev/null 2>&1; then exporter=$$py; break; fi; \
+	done; \
+	for c in checkpoints/*/; do \
+		[ -f "$$c/model.safetensors" ] || continue; \
+		if [ -n "$$exporter" ]; then $$exporter -m vaekit.export "$$c" --if-missing --quiet || exit 1; \
+		elif [ ! -f "$$c/onnx/vaekit.json" ]; then \
+			echo "$$c: no exported graphs and no torch to export them (make setup installs it): not served"; \
+		fi; \
 	done
-	$(PY) -m vaekit.demo $(DEMO_ARGS)
+	$(DEMO_PY) -m vaekit.demo $(DEMO_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks.run

@@ -82,6 +82,12 @@ def check_server(folders: list[Path]) -> None:
                 time.sleep(0.5)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
             assert r.status == 200, r.status
+        # the browser page ships inside the package: /web answers without a checkout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/", timeout=10) as r:
+            assert r.status == 200 and b"vaekit.js" in r.read(), "/web/ is not the browser page"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/models/index.json", timeout=10) as r:
+            listed = [m["name"] for m in json.loads(r.read())]
+            assert len(listed) == len(folders), listed
         step(f"python -m vaekit.demo serves on 127.0.0.1:{port} "
              f"({len(config.get('components', []))} components)")
     finally:

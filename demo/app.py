@@ -29,7 +29,8 @@ __all__ = ["DemoModel", "Handlers", "build_app", "launch", "load_models", "openi
 TABS = (tab_reconstruct, tab_sample, tab_interpolate, tab_explorer)
 INTRO = ("# vaekit — a VAE in your browser\n"
          "Every picture below is computed by the model's two ONNX graphs (encoder and decoder) "
-         "through ONNX Runtime; torch is not involved.")
+         "through ONNX Runtime; torch is not involved. The same models also decode in your "
+         "browser itself: [the browser page](web/).")
 
 
 def opening_model(models: dict[str, DemoModel]) -> DemoModel:
@@ -90,5 +91,6 @@ def build_app(models: dict[str, Any], *, title: str = "vaekit demo",
         switched = outputs(header, hv)
         switched += [c for (_, tab), v in zip(tabs, views) for c in outputs(tab, v)]
         picker.change(readable(on_model), [picker], switched, api_visibility="private")
+        app.load(None, js=tab_reconstruct.BRUSH_JS, api_visibility="private")  # a default brush
     gate.install(app)  # every event's inputs checked before Gradio decodes them
     return app

@@ -104,9 +104,19 @@ def float_arg(value: Any, name: str, lo: float, hi: float) -> float:
     return f
 
 
+LATENT_SHOWN = 8  # a longer latent mean is summarised: its first values, norm and range
+
+
 def format_latent(mean: np.ndarray) -> str:
-    return np.array2string(np.asarray(mean, dtype=np.float64), precision=3, suppress_small=True,
-                           max_line_width=72, separator=", ")
+    """The latent mean as text: every value up to :data:`LATENT_SHOWN` dimensions, else the
+    first few with the norm and range (128 numbers would hide the timing line below them)."""
+    v = np.asarray(mean, dtype=np.float64).ravel()
+    if len(v) <= LATENT_SHOWN:
+        return np.array2string(v, precision=3, suppress_small=True, max_line_width=72, separator=", ")
+    head = np.array2string(v[:LATENT_SHOWN], precision=2, suppress_small=True, max_line_width=200,
+                           separator=", ")
+    return (f"{head[:-1]}, ... ({len(v) - LATENT_SHOWN} more)]\n"
+            f"|z| = {np.linalg.norm(v):.2f}, values from {v.min():.2f} to {v.max():.2f}")
 
 
 class Handlers:
@@ -159,8 +169,22 @@ class Handlers:
         return {"labels": int(k)}
 
     # -- reconstruct -------------------------------------------------------------------------
+    def picture_class(self, m: DemoModel, label: Any, x: np.ndarray) -> tuple[dict[str, int], str]:
+        """The conditioning for a picture of unknown class (an upload, a drawing) and how it
+        was chosen: the Class menu's class, or with "any" the class whose reconstruction of
+        ``x`` (uint8 [C, H, W]) is closest, found by one batched encode and decode."""
+        k = self.chosen_class(m, label)
+        if not m.facts.conditional or k != ANY_CLASS:
+            return self.conditioning(m, label), ""
+        n = m.facts.num_classes
+        labels = np.arange(n, dtype=np.int64)
+        batch = np.repeat(x[None], n, axis=0)
+        recon = m.vae.decode(m.vae.encode(batch, labels=labels)[0], labels=labels)
+        error = ((np.asarray(recon, np.float64) - batch / 255.0) ** 2).reshape(n, -1).mean(axis=1)
+        return {"labels": int(np.argmin(error))}, " (the best fit of all classes: pick one in the Class menu to choose)"
+
     def _reconstruct(self, m: DemoModel, x: np.ndarray, source: str,
-                     cond: dict[str, int]) -> Reconstruction:
+                     cond: dict[str, int], how: str = "") -> Reconstruction:
         """``x`` uint8 [C, H, W] -> what the model sees, its reconstruction, details."""
         t0 = time.perf_counter()
         mean, _ = m.vae.encode(x[None], **cond)
@@ -168,7 +192,7 @@ class Handlers:
         recon = m.vae.decode(mean, **cond)
         t2 = time.perf_counter()
         if cond:
-            source += f", class {m.facts.class_name(cond['labels'])}"
+            source += f", class {m.facts.class_name(cond['labels'])}{how}"
         details = (
             f"{source} → latent mean z ({m.latent_dim}-D):\n{format_latent(mean[0])}\n"
             f"encode {ms(t1 - t0)} · decode {ms(t2 - t1)} on {m.provider}"
@@ -180,16 +204,17 @@ class Handlers:
         m = self.model(model)
         if not image_path:
             raise ValueError("no image uploaded: upload a picture, draw one, or click a built-in example")
-        cond = self.conditioning(m, label, what="your picture")
+        self.chosen_class(m, label)  # a bad class is refused before the picture is read
         image = reading.open_image(image_path)
         x = framing.photo_to_input(image, m.spec)
         w, h = image.size
-        return self._reconstruct(m, x, f"upload {w}×{h}", cond)
+        cond, how = self.picture_class(m, label, x)
+        return self._reconstruct(m, x, f"upload {w}×{h}", cond, how)
 
     def reconstruct_sketch(self, model: str, sketch: dict | np.ndarray | None,
                            label: Any = ANY_CLASS) -> Reconstruction:
         m = self.model(model)
-        cond = self.conditioning(m, label, what="your drawing")
+        self.chosen_class(m, label)
         if m.spec.channels != 1:
             raise ValueError(
                 f"drawing needs a greyscale model; {m.name} takes colour pictures: upload one instead"
@@ -200,7 +225,8 @@ class Handlers:
         if isinstance(composite, (str, os.PathLike)):
             composite = np.asarray(reading.open_image(composite))
         x = framing.sketch_to_input(np.asarray(composite), m.spec)
-        return self._reconstruct(m, x, "sketch", cond)
+        cond, how = self.picture_class(m, label, x)
+        return self._reconstruct(m, x, "sketch", cond, how)
 
     def reconstruct_example(self, model: str, index: Any, label: Any = ANY_CLASS) -> Reconstruction:
         """Built-in example #``index``; a conditional model gets the example's own class
@@ -271,6 +297,8 @@ class Handlers:
         xa, la, ka = self._endpoint(m, a_index, a_path, "A")
         xb, lb, kb = self._endpoint(m, b_index, b_path, "B")
         own = ka if ka is not None and ka >= 0 else kb
+        if m.facts.conditional and own is None and self.chosen_class(m, label) == ANY_CLASS:
+            own = self.picture_class(m, label, xa)[0]["labels"]  # two uploads: A's best fit
         cond = self.conditioning(m, label, fallback=own, what="the path")
         t0 = time.perf_counter()
         mean, _ = m.vae.encode(np.stack([xa, xb]), **cond)
@@ -281,10 +309,11 @@ class Handlers:
             lb += f", class {m.facts.class_name(cond['labels'])}"
         t2 = time.perf_counter()
         text = (
-            f"{la} → {lb}, {steps} steps, {method}: encode {ms(t1 - t0)} · "
-            f"decode {ms(t2 - t1)} on {m.provider}"
+            f"{la} → {lb}, {steps} steps, {method} (A and B themselves at the ends): "
+            f"encode {ms(t1 - t0)} · decode {ms(t2 - t1)} on {m.provider}"
         )
-        return Picture(display.to_display(display.tile(images, cols=steps), scale=m.scale), text)
+        strip = np.concatenate([xa[None] / 255.0, images, xb[None] / 255.0])
+        return Picture(display.to_display(display.tile(strip, cols=steps + 2), scale=m.scale), text)
 
     # -- latent explorer ---------------------------------------------------------------------
     def explorer_model(self, model: str) -> DemoModel:

@@ -7,6 +7,7 @@ built-in examples, the others as usual).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from vaekit.format import METRICS
 from vaekit.runtime import VAE
 from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
 
@@ -167,9 +169,29 @@ class DemoModel:
         )
         if self.facts.conditional:
             text += f"; conditional on {self.facts.num_classes} classes"
+        text += f"\n\n{self.identity()}"
         if self.warning:
             text += f"\n\n⚠️ built-in examples skipped: {self.warning}"
         return text
+
+    def identity(self) -> str:
+        """Which model this is, so that two of the same name can be told apart: its folder, and
+        its epochs and test bound from the checkpoint's metrics.json beside the export (else
+        the sha256 of the weights it was exported from)."""
+        parts = [f"folder `{self.folder}`"] if self.folder is not None else []
+        metrics = read_metrics(self.folder)
+        if metrics.get("epochs"):
+            parts.append(f"{metrics['epochs']} epochs")
+        test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
+        if "log_likelihood_nats" in test:
+            parts.append(f"test IS log-likelihood {test['log_likelihood_nats']:.2f} nats/image "
+                         f"(K={test.get('samples', '?')}, {test.get('nll_bits_per_dim', float('nan')):.4f} bits/dim)")
+        elif "elbo_nats" in test:
+            parts.append(f"test ELBO {test['elbo_nats']:.2f} nats/image")
+        if not test:
+            sha = str(self.vae.metadata.get("checkpoint_sha256", ""))[:12]
+            parts.append(f"weights sha256 {sha}" if sha else "no test figures")
+        return " · ".join(parts)
 
     def choice_label(self) -> str:
         return f"{self.name} · {self.dataset} · z={self.latent_dim} · {self.provider}"
@@ -198,6 +220,17 @@ class DemoModel:
             if len(finite):
                 self.limit = max(3.0, math.ceil(float(np.percentile(finite, 99.5)) * 2) / 2)
         self.scatter = render_scatter(points, labels, classes, limit=self.limit)
+
+
+def read_metrics(folder: Path | None) -> dict[str, Any]:
+    """The metrics.json of the checkpoint whose ``onnx/`` is ``folder`` ({} when there is none)."""
+    if folder is None or folder.name != ONNX_SUBFOLDER:
+        return {}
+    try:
+        metrics = json.loads((folder.parent / METRICS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def model_name(folder: Path) -> str:

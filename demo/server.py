@@ -14,6 +14,7 @@ with the request).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from vaekit.format import CONTRACT_FILE
 
 from .reading import MAX_FILE_BYTES
 from .widgets import STORE_FOLDER
@@ -95,13 +97,39 @@ def mount_web(fastapi_app, folder: Path, models: dict[str, Path] | None = None) 
     if not (folder / "index.html").is_file():
         log.info("no browser page to serve at %s: %s has no index.html", WEB_PATH, folder)
         return False
+    from starlette.responses import JSONResponse
     from starlette.staticfiles import StaticFiles
 
+    index = model_index(models or {})
+    fastapi_app.add_api_route(f"{WEB_PATH}/models/index.json", lambda: JSONResponse(index),
+                              methods=["GET"], include_in_schema=False)
     for name, export in (models or {}).items():  # before /web, which would match them first
         fastapi_app.mount(f"{WEB_PATH}/models/{name}", StaticFiles(directory=str(export)),
                           name=f"web-model-{name}")
-    fastapi_app.mount(WEB_PATH, StaticFiles(directory=str(folder), html=True), name="web")
+    # follow_symlink: web/node_modules may be a link to a shared npm install
+    fastapi_app.mount(WEB_PATH, StaticFiles(directory=str(folder), html=True, follow_symlink=True),
+                      name="web")
     return True
+
+
+def model_index(models: dict[str, Path]) -> list[dict]:
+    """What the page lists at ``/web/models/index.json``: per model its name, URL, shape and
+    the precisions it ships (fp32, plus the ``variants`` of its ``vaekit.json``)."""
+    index = []
+    for name, export in models.items():
+        try:
+            contract = json.loads((Path(export) / CONTRACT_FILE).read_text())
+        except (OSError, ValueError) as e:
+            log.warning("%s is left out of the page's model list: %s", name, e)
+            continue
+        facts = {k: contract.get(k) for k in ("dataset", "channels", "height", "width", "latent_dim")}
+        variants = contract.get("variants") or {}
+        index.append({
+            "name": name, "url": f"{WEB_PATH}/models/{name}/", **facts,
+            "num_classes": contract.get("num_classes", 0),
+            "precisions": ["fp32", *[p for p in ("fp16", "int8") if p in variants]],
+        })
+    return index
 
 
 class CacheSweeper(threading.Thread):

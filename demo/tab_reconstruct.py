@@ -19,6 +19,20 @@ from .models import DemoModel
 from .tabs import Context, Header, View
 from .widgets import shown_image, upload_image
 
+# Gradio's Sketchpad opens with no tool chosen, so a drag draws nothing until its Brush icon is
+# found: this picks the brush whenever a sketchpad appears (a tab shown, a model switched).
+BRUSH_JS = """() => {
+  const pick = () => {
+    const pad = document.querySelector("#sketchpad");
+    const brush = pad && pad.querySelector('button[aria-label="Brush"]');
+    if (!brush || pad.dataset.vaekitBrush || brush.offsetParent === null) return;
+    pad.dataset.vaekitBrush = "1";
+    brush.click();
+  };
+  new MutationObserver(pick).observe(document.body, { childList: true, subtree: true, attributes: true });
+  pick();
+}"""
+
 
 @dataclass
 class ReconstructTab:
@@ -73,7 +87,7 @@ def build(header: Header, ctx: Context, v: View) -> ReconstructTab:
                 sketch = gr.Sketchpad(
                     type="numpy", image_mode="RGBA", canvas_size=(280, 280), height=360,
                     brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                    layers=False, elem_id="sketchpad", label="Your drawing: pick the pen (left toolbar)",
+                    layers=False, elem_id="sketchpad", label="Your drawing: draw with the mouse or a finger",
                     **v["sketch"],
                 )
                 sketch_button = gr.Button("Reconstruct drawing", variant="primary",

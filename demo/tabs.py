@@ -36,7 +36,7 @@ class Header:
 
 def header_view(m: DemoModel) -> View:
     f = m.facts
-    choices = [("any (every class in turn / an example's own)", ANY_CLASS)]
+    choices = [("any (every class in turn / an example's own / a picture's best fit)", ANY_CLASS)]
     choices += [(f.class_name(k), k) for k in range(f.num_classes)]
     return {"label": {"choices": choices, "value": ANY_CLASS, "visible": f.conditional},
             "info": {"value": m.describe()}}

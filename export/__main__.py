@@ -8,11 +8,12 @@ PyTorch at batch sizes 1, 7 and 64.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import typing
 from pathlib import Path
 
-from vaekit.format import CONFIG, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
+from vaekit.format import CONFIG, CONTRACT_FILE, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
 
 from .destinations import check_destination
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write encoder.fp16.onnx / decoder.fp16.onnx (half precision, for GPUs)")
     p.add_argument("--int8", action="store_true",
                    help="also write encoder.int8.onnx / decoder.int8.onnx (static int8, for CPUs)")
+    # a precision an earlier export to DIR wrote is written again without its flag
     p.add_argument("--examples", type=int, default=None,
                    help=f"test images saved to {EXAMPLES_FILE} (default: 2000 for latent_dim 2, else 64; 0: none)")
     p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     from .freshness import default_out, is_up_to_date  # no torch: --if-missing answers fast
 
     out = Path(args.out) if args.out is not None else default_out(args.checkpoint)
+    kept = kept_precisions(out, fp16=args.fp16, int8=args.int8)
+    if kept:  # a re-export keeps the precisions the folder had
+        args.fp16, args.int8 = args.fp16 or "fp16" in kept, args.int8 or "int8" in kept
+        if not args.quiet:
+            print(f"keeping the {', '.join(kept)} graphs {out} already has")
     if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
         return _triton(args, out)
@@ -107,6 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(summary(contract, out))
     return _triton(args, out)
+
+
+def kept_precisions(out: Path, *, fp16: bool, int8: bool) -> list[str]:
+    """The extra precisions (fp16, int8) an earlier export in ``out`` wrote and this one was
+    not asked for: a re-export writes them again instead of dropping them."""
+    try:
+        variants = json.loads((out / CONTRACT_FILE).read_text()).get("variants") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    asked = {"fp16": fp16, "int8": int8}
+    return [p for p in ("fp16", "int8") if p in variants and not asked[p]]
 
 
 def _triton(args: argparse.Namespace, out: Path) -> int:

@@ -31,6 +31,7 @@ from vaekit.format import (  # noqa: F401
     PRECISIONS,
     PRIOR_FILE,
     PRIOR_KINDS,
+    WEIGHTS,
     graph_file,
     graph_files,
     graph_inputs,
@@ -119,3 +120,23 @@ def _check_variant_facts(path: Path, contract: dict[str, Any]) -> None:
         raise ValueError(f"{path}: prior.kind must be one of {PRIOR_KINDS}, got {prior!r}; {fix}")
     if kind == "mixture" and prior.get("file") != PRIOR_FILE:
         raise ValueError(f"{path}: a mixture prior must name its file {PRIOR_FILE!r}, got {prior!r}; {fix}")
+
+
+def stale_export_problem(folder: str | os.PathLike, contract: dict[str, Any]) -> str | None:
+    """Why the export in ``folder`` is older than the checkpoint beside it, or None.
+
+    An export folder ``CHECKPOINT/onnx`` is stale when ``CHECKPOINT/model.safetensors`` no
+    longer has the sha256 recorded in ``vaekit.json`` (the checkpoint was trained further,
+    e.g. with ``--resume``, after the export). A folder with no checkpoint beside it is not
+    judged.
+    """
+    folder = Path(folder)
+    weights = folder.parent / WEIGHTS
+    if folder.name != ONNX_SUBFOLDER or not weights.is_file():
+        return None
+    recorded = contract.get("checkpoint_sha256")
+    if recorded == sha256_file(weights):
+        return None
+    return (f"{folder} was exported from other weights than {weights} (checkpoint sha256 "
+            f"{str(recorded)[:12]}... in {CONTRACT_FILE}): the graphs are stale; re-export with "
+            f"`python -m vaekit.export {folder.parent}`")

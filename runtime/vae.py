@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from .contract import (
     PRECISIONS,
     find_export_dir,
     read_contract,
+    stale_export_problem,
 )
 from .inputs import (
     MAX_BATCH_LIMIT,
@@ -136,6 +138,9 @@ class VAE:
             raise ValueError(f"io_binding must be True, False or None (automatic), got {io_binding!r}")
         folder = find_export_dir(path)
         contract = read_contract(folder)
+        stale = stale_export_problem(folder, contract)
+        if stale:
+            warnings.warn(stale, UserWarning, stacklevel=2)
         prior = Prior.load(folder, contract)
         chosen, skipped = resolve_providers(providers)
         names = [provider_name(p) for p in chosen]

@@ -65,8 +65,9 @@ def test_embed_example_runs_with_only_onnxruntime_and_numpy(tiny_ckpt, tmp_path)
 
 
 def runtime_blocks() -> list[str]:
-    """The README's ```python blocks that load a model with vaekit.runtime."""
-    text = (REPO / "README.md").read_text()
+    """The ```python blocks of README.md, then docs/runtime.md (the GPU one), that load a model
+    with vaekit.runtime."""
+    text = (REPO / "README.md").read_text() + (REPO / "docs" / "runtime.md").read_text()
     return [b for b in FENCE.findall(text) if "from vaekit.runtime import" in b and "VAE.load(" in b]
 
 

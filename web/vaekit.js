@@ -5,11 +5,14 @@
 // decodes every sample and every drag of the 2-D point locally: after the page and the graph
 // have loaded, no request leaves the browser.
 //
-// window.vaekit (for scripts and tests): ready (a Promise), contract, provider,
+// window.vaekit (for scripts and tests): ready (a Promise), contract, provider, models (the
+// list the demo serves, or null), scatter (the 2-D pad's test images: means, labels, names),
 // decode(z, n, labels?) -> Promise<Float32Array> (images [n, C, H, W] in [0, 1]),
 // sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn).
 
+import { decoderFile, loadModelList, showModelList, showPickers } from "./models.js";
 import { normals } from "./normals.js";
+import { fillLegend, loadScatter, paintPad } from "./scatter.js";
 
 const params = new URLSearchParams(location.search);
 const statusEl = document.getElementById("status");
@@ -17,7 +20,7 @@ const PAD_RANGE = 3; // the 2-D pad spans [-3, 3] x [-3, 3]
 const GAP = 2; // pixels between tiles of the sample grid
 const ZOOM = 4;
 
-const api = { contract: null, provider: null, session: null, lastZ: null };
+const api = { contract: null, provider: null, session: null, lastZ: null, models: null, scatter: null };
 window.vaekit = api;
 
 function setStatus(text, isError = false) {
@@ -34,7 +37,8 @@ function loadScript(src) {
     const s = document.createElement("script");
     s.src = src;
     s.onload = resolve;
-    s.onerror = () => reject(new Error(`cannot load ${src}: install onnxruntime-web (make npm-deps) or pass ?ort=URL`));
+    s.onerror = () => reject(new Error(`cannot load ${src}: install onnxruntime-web (make npm-deps) or pass ?ort=URL ` +
+      "of its dist/ folder, e.g. &ort=https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/"));
     document.head.appendChild(s);
   });
 }
@@ -121,16 +125,13 @@ function drawPad() {
   const pad = document.getElementById("pad");
   const ctx = pad.getContext("2d");
   const s = pad.width / (2 * PAD_RANGE);
-  ctx.clearRect(0, 0, pad.width, pad.height);
-  ctx.strokeStyle = "#bbb";
-  ctx.beginPath();
-  ctx.moveTo(pad.width / 2, 0); ctx.lineTo(pad.width / 2, pad.height);
-  ctx.moveTo(0, pad.height / 2); ctx.lineTo(pad.width, pad.height / 2);
-  ctx.stroke();
+  paintPad(ctx, pad.width, PAD_RANGE, api.scatter);
   ctx.fillStyle = "#d33";
+  ctx.strokeStyle = "#fff";
   ctx.beginPath();
   ctx.arc((point.z1 + PAD_RANGE) * s, (PAD_RANGE - point.z2) * s, 7, 0, 2 * Math.PI);
   ctx.fill();
+  ctx.stroke();
 }
 
 api.setPoint = async function setPoint(z1, z2) {
@@ -178,12 +179,16 @@ function padEvents() {
 
 async function start() {
   const model = params.get("model");
-  if (!model) throw new Error("no model: open this page with ?model=URL of an export folder (holding vaekit.json and decoder.onnx)");
+  api.models = await loadModelList();
+  if (!model) {
+    showPickers({ list: api.models, model: null });
+    setStatus(showModelList(api.models));
+    return;
+  }
   const base = folderUrl(model);
   // absolute: onnxruntime-web imports its .mjs/.wasm from there, and a bare relative path fails
   const ortBase = new URL(folderUrl(params.get("ort") || "node_modules/onnxruntime-web/dist/"), location.href).href;
   const precision = params.get("precision") || "fp32";
-  if (!["fp32", "fp16", "int8"].includes(precision)) throw new Error(`precision must be fp32, fp16 or int8, got ${precision}`);
   // WebGPU only where the browser hands out an adapter (navigator.gpu alone is not enough)
   const adapter = params.get("ep") ? null : await navigator.gpu?.requestAdapter().catch(() => null);
   const ep = params.get("ep") || (adapter ? "webgpu" : "wasm");
@@ -195,7 +200,8 @@ async function start() {
   const response = await fetch(base + "vaekit.json");
   if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
   api.contract = await response.json();
-  const file = precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
+  showPickers({ list: api.models, model, contract: api.contract, precision });
+  const file = decoderFile(api.contract, precision, api.models?.find((m) => m.url === model)?.name ?? model);
   const t0 = performance.now();
   try {
     api.session = await ort.InferenceSession.create(base + file, { executionProviders: [ep] });
@@ -221,6 +227,8 @@ async function start() {
   await api.sample();
   if (D === 2) {
     document.getElementById("explorer").hidden = false;
+    api.scatter = await loadScatter(base, api.contract, api.provider.startsWith("webgpu") ? "webgpu" : "wasm");
+    if (api.scatter) fillLegend(document.getElementById("legend"), api.scatter);
     padEvents();
     await api.setPoint(0, 0);
   }

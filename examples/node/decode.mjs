@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Decode a batch with a vaekit decoder.onnx in Node.js and write one PNG per image.
 //
-//   node decode.mjs EXPORT_DIR [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
+//   node decode.mjs FOLDER [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
 //                   [--out samples] [--z z.json] [--raw images.f32]
 //
-// EXPORT_DIR holds vaekit.json and decoder.onnx (`python -m vaekit.export CHECKPOINT`
-// writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
+// FOLDER is an export folder holding vaekit.json and decoder.onnx, or a checkpoint folder
+// whose onnx/ subfolder is one (`python -m vaekit.export CHECKPOINT` writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
 // JavaScript API of onnxruntime cannot read a graph's metadata. z is drawn from N(0, I) with a
 // seeded generator (the same as the browser page's), or read from --z (a JSON array of n rows
 // of latent_dim numbers). --raw also writes the decoded float32 [n, C, H, W] values.
 // Needs only onnxruntime-node; PNGs are encoded with Node's own zlib.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { deflateSync } from "node:zlib";
@@ -21,7 +21,7 @@ import ort from "onnxruntime-node";
 // seeded N(0, I) draws, the same z for a seed as the browser page's
 import { normals } from "../../web/normals.js";
 
-const USAGE = "usage: node decode.mjs EXPORT_DIR [--count N] [--seed S] [--temperature T] " +
+const USAGE = "usage: node decode.mjs FOLDER [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
 const MAX_COUNT = 4096; // the most images one run decodes (--count, or rows of --z)
 const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
@@ -54,6 +54,7 @@ function parseArgs(argv) {
   args.seed = number("seed", 0, 2 ** 32 - 1, true);
   args.temperature = number("temperature", 0, 10, false);
   if (!["fp32", "fp16", "int8"].includes(args.precision)) fail(`--precision must be fp32, fp16 or int8, got ${args.precision}`);
+  args.folder = exportFolder(args.folder);
   return args;
 }
 
@@ -116,6 +117,27 @@ function readJson(path, what) {
   }
 }
 
+// the export folder for FOLDER: itself, or a checkpoint's onnx/ subfolder (as the Python runtime)
+function exportFolder(folder) {
+  if (existsSync(join(folder, "vaekit.json"))) return folder;
+  if (existsSync(join(folder, "onnx", "vaekit.json"))) return join(folder, "onnx");
+  if (!existsSync(folder)) fail(`${folder} does not exist: pass an export folder or a checkpoint folder with onnx/`);
+  if (existsSync(join(folder, "config.json"))) {
+    fail(`${folder} is a checkpoint without exported graphs: run \`python -m vaekit.export ${folder}\` first`);
+  }
+  fail(`no vaekit.json in ${folder} nor in ${join(folder, "onnx")}: pass an export folder`);
+}
+
+// the decoder graph of a precision the export ships (its vaekit.json lists fp16/int8 under variants)
+function decoderFile(contract, precision) {
+  const shipped = ["fp32", ...Object.keys(contract.variants ?? {})];
+  if (!shipped.includes(precision)) {
+    fail(`this export has no ${precision} graphs (it ships ${shipped.join(", ")}): pass --precision ` +
+         `${shipped.join(" or ")}, or re-export with --${precision}`);
+  }
+  return precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
+}
+
 function latents(args, n, d) {
   if (args.z === null) return normals(args.seed, n * d).map((v) => v * args.temperature);
   const rows = readJson(args.z, "--z");
@@ -132,7 +154,7 @@ async function main() {
   const contract = readJson(join(args.folder, "vaekit.json"), "the export contract");
   const { channels: c, height: h, width: w, latent_dim: d } = contract;
   const numClasses = contract.num_classes || 0;
-  const file = args.precision === "fp32" ? "decoder.onnx" : `decoder.${args.precision}.onnx`;
+  const file = decoderFile(contract, args.precision);
 
   let t0 = performance.now();
   const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });

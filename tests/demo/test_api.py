@@ -121,12 +121,16 @@ def test_interpolate_examples_and_uploads(client, digit_png):
     strip, text = client.predict("mnist-tiny", 0, None, 1, None, 7, "spherical",
                                  api_name="/interpolate")
     strip = load(strip)
-    assert strip.shape == (112, 4 * (7 * 28 + 6 * 2)), "7 tiles in one row"
-    assert "7 steps, spherical" in text and re.search(r"decode \d+\.\d ms", text)
+    assert strip.shape == (112, 4 * (9 * 28 + 8 * 2)), "A, 7 steps and B in one row"
+    assert "7 steps, spherical (A and B themselves at the ends)" in text
+    assert re.search(r"decode \d+\.\d ms", text)
+    # the ends are the chosen pictures themselves, as the model sees them
+    seen_a, _, _ = client.predict("mnist-tiny", 0, api_name="/reconstruct_example")
+    assert np.array_equal(strip[:, :112], load(seen_a)[:112, :112])
     # an upload overrides the example of its side
     strip2, text2 = client.predict("mnist-tiny", 0, handle_file(digit_png), 1, None, 3, "linear",
                                    api_name="/interpolate")
-    assert load(strip2).shape == (112, 4 * (3 * 28 + 2 * 2))
+    assert load(strip2).shape == (112, 4 * (5 * 28 + 4 * 2))
     assert text2.startswith("A: upload")
 
 

@@ -133,7 +133,8 @@ def test_click_a_builtin_example_and_draw_a_digit(page):
     assert "latent mean" in wait_for_details(page, "example #")
 
     page.get_by_role("tab", name="Draw").click()
-    page.locator("#sketchpad button[aria-label='Brush']").first.click()
+    # no tool to find first: the brush is chosen when the canvas appears
+    page.wait_for_function("() => document.querySelector('#sketchpad')?.dataset.vaekitBrush === '1'")
     box = page.locator("#sketchpad canvas").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
     page.mouse.move(x, y)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from vaekit.demo.handlers import Handlers
 from vaekit.demo.models import load_models
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -50,3 +53,46 @@ def test_the_export_writes_the_facts_the_demo_reads(exported):
     assert (f.framing.method, f.framing.centre) == ("ink-box", "mass")
     assert f.framing.box == pytest.approx(20 / 28)
     assert not {"background", "framing", "plottable"} & set(f.derived), f.derived
+
+
+def test_two_models_of_the_same_name_can_be_told_apart(exported, tmp_path):
+    """The info line names each model's folder, its epochs and test bound (metrics.json)."""
+    import json
+
+    twin = shutil.copytree(exported["mnist-tiny"].parent, tmp_path / "other" / "mnist-tiny")
+    (twin / "metrics.json").write_text(json.dumps({"epochs": 7, "test": {
+        "log_likelihood_nats": -99.5, "samples": 100, "nll_bits_per_dim": 0.183}}))
+    models = load_models([exported["mnist-tiny"], twin], providers="cpu")
+    assert list(models) == ["mnist-tiny", "mnist-tiny-2"]
+    first, second = (m.describe() for m in models.values())
+    assert str(exported["mnist-tiny"]) in first and "weights sha256" in first, "no metrics: the weights' sha256"
+    assert f"folder `{twin / 'onnx'}`" in second
+    assert "7 epochs · test IS log-likelihood -99.50 nats/image (K=100, 0.1830 bits/dim)" in second
+
+
+def test_a_long_latent_mean_is_summarised_so_the_timing_stays_in_view():
+    from vaekit.demo.handlers import LATENT_SHOWN, format_latent
+
+    short = format_latent(np.array([0.5, -1.25]))
+    assert short == "[ 0.5 , -1.25]"
+    text = format_latent(np.linspace(-2, 3, 128))
+    assert len(text.splitlines()) == 2 and f"({128 - LATENT_SHOWN} more)" in text
+    assert "values from -2.00 to 3.00" in text
+
+
+def test_an_upload_to_the_conditional_model_with_class_any_gets_its_best_fitting_class(tmp_path):
+    """mnist-cvae, class menu left at "any": the upload is encoded with the class whose
+    reconstruction fits it best, which for real test digits is mostly their own."""
+    from PIL import Image
+    from vaekit.demo.handlers import ANY_CLASS
+
+    models = load_models([REPO / "checkpoints" / "mnist-cvae"], providers="cpu")
+    h, m = Handlers(models), models["mnist-cvae"]
+    right = 0
+    for i in range(10):
+        path = tmp_path / f"digit{i}.png"
+        Image.fromarray(m.examples.images[i, 0]).save(path)
+        details = h.reconstruct("mnist-cvae", str(path), ANY_CLASS).details
+        assert "(the best fit of all classes" in details
+        right += f"class {int(m.examples.labels[i])} (the best fit" in details
+    assert right >= 8, f"only {right} of 10 test digits got their own class"

@@ -42,3 +42,29 @@ def test_web_page_and_model_folders_are_served(tmp_path):
     assert "vaekit web" in http.get("/web/").text
     assert http.get("/web/models/mnist-z2/vaekit.json").json() == {}
     assert not mount_web(FastAPI(), tmp_path / "nothing"), "no index.html: nothing mounted"
+
+
+def test_the_page_gets_the_list_of_models_with_their_precisions(tmp_path):
+    """/web/models/index.json: what the page lists without ?model= and offers in its pickers."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    repo = Path(__file__).resolve().parents[2]
+    app = FastAPI()
+    models = {name: repo / "checkpoints" / name / "onnx" for name in ("celeba64", "mnist-z2")}
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "vaekit.json").write_text("{not json")
+    shutil.copytree(repo / "web", tmp_path / "web", ignore=shutil.ignore_patterns("node_modules"))
+    assert mount_web(app, tmp_path / "web", {**models, "broken": broken})
+    listed = {m["name"]: m for m in TestClient(app).get("/web/models/index.json").json()}
+    assert set(listed) == {"celeba64", "mnist-z2"}, "an unreadable contract is left out, not fatal"
+    assert listed["celeba64"]["precisions"] == ["fp32"]
+    assert listed["mnist-z2"]["precisions"] == ["fp32", "fp16", "int8"]
+    assert listed["mnist-z2"]["url"] == "/web/models/mnist-z2/" and listed["mnist-z2"]["latent_dim"] == 2
+    contract = json.loads((models["mnist-z2"] / "vaekit.json").read_text())
+    assert TestClient(app).get("/web/models/mnist-z2/vaekit.json").json() == contract

@@ -121,12 +121,12 @@ def test_class_menu_only_for_a_conditional_model(ctx, tmp_path):
     # the explorer decodes with the chosen class (its first by default)
     assert "class c" in h.explore("cond-z2", 0.5, 0.5, 2).details and vae.labels == 2
     assert "class a" in h.explore("cond-z2", 0.5, 0.5).details
-    # an upload has no class of its own: the visitor is asked for one
+    # an upload has no class of its own: with "any" it gets the class that fits it best
     from PIL import Image
 
     Image.new("L", (28, 28)).save(tmp_path / "x.png")
-    with pytest.raises(ValueError, match="pick the class of your picture in the Class menu"):
-        h.reconstruct("cond-z2", str(tmp_path / "x.png"))
+    details = h.reconstruct("cond-z2", str(tmp_path / "x.png")).details
+    assert "class a (the best fit of all classes" in details and vae.labels == 0
     assert "class b" in h.reconstruct("cond-z2", str(tmp_path / "x.png"), 1).details
 
 

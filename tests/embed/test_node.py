@@ -62,3 +62,23 @@ def test_node_example_refuses_bad_options_with_the_fix(node, tmp_path):
     (tmp_path / "z.json").write_text('[[1, "2"]]')  # not a number: would decode to NaN pictures
     out = run(node, folder, "--z", str(tmp_path / "z.json"))
     assert out.returncode == 2 and "rows of 2 numbers (the latent size)" in out.stderr
+
+
+def test_node_takes_a_checkpoint_folder_as_the_python_runtime_does(node, tmp_path):
+    """`node decode.mjs checkpoints/mnist-z2` decodes from its onnx/, as VAE.load does."""
+    z = tmp_path / "z.json"
+    z.write_text(json.dumps([[0.5, -1.0]]))
+    by_checkpoint = run(node, str(SHIPPED / "mnist-z2"), "--z", str(z), "--out", str(tmp_path / "a"),
+                        "--raw", str(tmp_path / "a.f32"))
+    by_export = run(node, str(SHIPPED / "mnist-z2" / "onnx"), "--z", str(z), "--out", str(tmp_path / "b"),
+                    "--raw", str(tmp_path / "b.f32"))
+    assert by_checkpoint.returncode == 0 and by_export.returncode == 0, by_checkpoint.stderr
+    assert (tmp_path / "a.f32").read_bytes() == (tmp_path / "b.f32").read_bytes()
+    out = run(node, str(tmp_path / "nowhere"))
+    assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_node_names_the_precisions_an_export_ships(node):
+    out = run(node, str(SHIPPED / "celeba64"), "--precision", "fp16", "--count", "1")
+    assert out.returncode == 2
+    assert "no fp16 graphs (it ships fp32)" in out.stderr and "--precision fp32" in out.stderr

@@ -135,3 +135,93 @@ def test_a_conditional_model_decodes_the_chosen_class(browser, static_site, cvae
     expected = session.run(None, {"z": z, "label": np.array(labels, dtype=np.int64)})[0]
     assert np.abs(np.asarray(got, dtype=np.float32).reshape(expected.shape) - expected).max() <= TOLERANCE
     page.close()
+
+
+# ----------------------------------------------------------------------- the pad's scatter
+
+
+def test_the_pad_shows_where_the_test_images_lie_coloured_by_class(page):
+    """examples.npz is encoded in the page: the same means as Python ORT, one colour per class."""
+    scatter = page.evaluate("() => ({means: Array.from(window.vaekit.scatter.means), "
+                            "labels: window.vaekit.scatter.labels, names: window.vaekit.scatter.names})")
+    with np.load(MODEL / "examples.npz") as f:
+        images, labels = f["images"], f["labels"]
+    encoder = ort.InferenceSession(str(MODEL / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    means = encoder.run(["mean"], {"image": images.astype(np.float32) / 255})[0]
+    got = np.asarray(scatter["means"], dtype=np.float32).reshape(-1, 2)
+    assert got.shape == means.shape and np.abs(got - means).max() <= TOLERANCE
+    assert scatter["labels"] == labels.tolist() and scatter["names"] == [str(i) for i in range(10)]
+    assert page.locator("#legend span").count() == 10
+    rgba = page.evaluate("""() => { const c = document.querySelector('#pad');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }""")
+    rgb = np.asarray(rgba, dtype=np.int16).reshape(-1, 4)[:, :3]
+    coloured = (rgb.max(axis=1) - rgb.min(axis=1)) > 60  # the dots (the grid and text are grey)
+    assert coloured.mean() > 0.02, "the class-coloured dots are painted on the pad"
+
+
+def test_a_static_host_without_a_model_says_how_to_name_one(browser, static_site):
+    pg = browser.new_page()
+    pg.goto(f"{static_site}web/index.html")
+    pg.evaluate("() => window.vaekit.ready")
+    assert "?model=URL of an export folder" in pg.text_content("#status")
+    assert not pg.is_visible("#model-list") and not pg.is_visible("#sampler")
+    pg.close()
+
+
+# ----------------------------------------------------------------------- served by the demo
+
+
+@pytest.fixture(scope="module")
+def demo_site():
+    """The page as ``python -m vaekit.demo`` serves it: web/ at /web, two shipped models under
+    /web/models/, and their list at /web/models/index.json."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI
+    from vaekit.demo.server import mount_web
+
+    app = FastAPI()
+    mount_web(app, REPO / "web", {name: SHIPPED / name / "onnx" for name in ("mnist-z2", "celeba64")})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_without_a_model_the_page_lists_the_demos_models_and_links_back(browser, demo_site):
+    pg = browser.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(f"{demo_site}/web/")
+    pg.evaluate("() => window.vaekit.ready")
+    assert pg.locator("#models li").count() == 2
+    assert "precisions fp32/fp16/int8" in pg.text_content("#models li:has-text('mnist-z2')")
+    assert pg.is_visible("#model-picker") and pg.is_visible("#demo-link")
+    assert pg.get_attribute("#demo-link", "href") == "../"  # /web/ -> the demo at /
+    pg.click("#models a:has-text('mnist-z2')")
+    pg.wait_for_url("**model=%2Fweb%2Fmodels%2Fmnist-z2%2F**")
+    pg.evaluate("() => window.vaekit.ready")
+    options = pg.locator("#precision-picker option").all_text_contents()
+    assert options == ["fp32", "fp16", "int8"] and pg.input_value("#model-picker") == "/web/models/mnist-z2/"
+    pg.close()
+
+
+def test_a_precision_the_model_does_not_ship_is_named_as_such(browser, demo_site):
+    pg = browser.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(f"{demo_site}/web/?model=/web/models/celeba64/&precision=fp16&ep=wasm")
+    pg.evaluate("() => window.vaekit.ready.catch(() => false)")
+    status = pg.text_content("#status")
+    assert "celeba64 has no fp16 graphs: it ships fp32" in status, status
+    assert "external data" not in status
+    assert pg.locator("#precision-picker option").all_text_contents() == ["fp32"]
+    pg.close()

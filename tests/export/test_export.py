@@ -169,6 +169,22 @@ def copied_ckpt(tiny_ckpt, tmp_path, monkeypatch) -> Path:
     return ckpt
 
 
+def test_a_re_export_keeps_the_precisions_the_folder_had(copied_ckpt, capsys):
+    """--if-missing on a stale export (its weights changed) writes fp16 and int8 again."""
+    out = copied_ckpt / "onnx"
+    contract = json.loads((out / "vaekit.json").read_text())
+    assert set(contract["variants"]) == {"fp16", "int8"}
+    contract["checkpoint_sha256"] = "0" * 64  # as after another epoch of training
+    (out / "vaekit.json").write_text(json.dumps(contract))
+    assert main([str(copied_ckpt), "--if-missing"]) == 0
+    assert "keeping the fp16, int8 graphs" in capsys.readouterr().out
+    after = contract_of(copied_ckpt)
+    assert after["checkpoint_sha256"] == sha(copied_ckpt / "model.safetensors")
+    assert set(after["variants"]) == {"fp16", "int8"}
+    for name in ("encoder.fp16.onnx", "decoder.fp16.onnx", "encoder.int8.onnx", "decoder.int8.onnx"):
+        assert (out / name).is_file()
+
+
 def test_parity_failure_writes_nothing_and_keeps_the_previous_export(copied_ckpt, monkeypatch):
     before = snapshot(copied_ckpt / "onnx")
     real = pipeline._torch_outputs
