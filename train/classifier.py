@@ -179,6 +179,8 @@ class ClassifierTraining:
             if getattr(self, name) < low:
                 raise ClassifierError(f"{name} must be >= {low}, got {getattr(self, name)} "
                                       f"(--{name.replace('_', '-')})")
+        if self.seed >= 2**63:
+            raise ClassifierError(f"seed must be < 2**63, got {self.seed} (--seed)")
         if not 0 < self.lr <= 1:
             raise ClassifierError(f"lr must be in (0, 1], got {self.lr} (--lr)")
 
@@ -341,16 +343,23 @@ def parameter_count(model: nn.Module) -> int:
 def build_parser():
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m vaekit.train.classifier", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    class OneLineParser(argparse.ArgumentParser):
+        def error(self, message: str):
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    p = OneLineParser(prog="python -m vaekit.train.classifier", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, choices=sorted(TASKS), help="what the classifier learns")
     p.add_argument("--out", required=True, help="classifier folder (e.g. checkpoints/classifiers/DATASET)")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs over the training split (default: " + ", ".join(
                        f"{t.epochs} for {d}" for d, t in sorted(TASKS.items())) + ")")
-    p.add_argument("--batch-size", type=int, default=ClassifierTraining.batch_size)
-    p.add_argument("--lr", type=float, default=ClassifierTraining.lr)
-    p.add_argument("--seed", type=int, default=ClassifierTraining.seed)
+    p.add_argument("--batch-size", type=int, default=ClassifierTraining.batch_size,
+                   help=f"images per step, >= 1 (default {ClassifierTraining.batch_size})")
+    p.add_argument("--lr", type=float, default=ClassifierTraining.lr,
+                   help=f"Adam learning rate, in (0, 1] (default {ClassifierTraining.lr})")
+    p.add_argument("--seed", type=int, default=ClassifierTraining.seed,
+                   help="seed of the initial weights and the batch order (default 0)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training images (0: all)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
     p.add_argument("--data-root", default="", help="folder holding the datasets (default: ../shared/data or ./data)")
