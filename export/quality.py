@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vaekit.format import CONFIG, ONNX_SUBFOLDER, atomic_write_text
+from vaekit.format import CONFIG, ONNX_SUBFOLDER, WEIGHTS, atomic_write_text, sha256_file
 
 QUALITY_FILE = "quality.json"
 DEFAULT_COUNT = 2000
@@ -260,8 +260,10 @@ def measure(subject: Subject, settings: Settings, *,
         "labels": ("the class labels of the second half of the test images (the test split's "
                    "class mix)") if vae.conditional else None,
         "priors": list(prior_names(vae)),
-        "classifier": {"folder": str(subject.classifier_folder), "test_accuracy": m.get("test_accuracy"),
-                       "feature_dim": clf.config.feature_dim},
+        "classifier": {"folder": str(subject.classifier_folder),
+                       "test_accuracy": round(float(m.get("test_accuracy", float("nan"))), 4),
+                       "feature_dim": clf.config.feature_dim,
+                       "weights_sha256": sha256_file(subject.classifier_folder / WEIGHTS)},
         "measure": "Frechet distance, precision and recall (Kynkaanniemi et al. 2019) in the "
                    "penultimate layer of vaekit's own classifier: not Inception-FID",
         "rows": rows,
