@@ -207,9 +207,10 @@ def train_classifier(data: DataConfig, training: ClassifierTraining, *,
     """Train ``ARCHITECTURES[data.dataset]`` on the training split, then measure its test accuracy."""
     task = TASKS[data.dataset]
     train = load_split(data, "train")
+    y_train = task.targets(data, "train", train)
     if training.limit:
         train = ImageSplit(train.images[: training.limit], train.labels[: training.limit], train.classes)
-    y_train = task.targets(data, "train", train)[: len(train)]
+        y_train = y_train[: training.limit]
     torch.manual_seed(training.seed)
     model = FeatureClassifier(ARCHITECTURES[data.dataset])
     opt = torch.optim.Adam(model.parameters(), lr=training.lr)

@@ -98,3 +98,15 @@ def test_the_command_refuses_a_bad_option_in_one_line(capsys, tiny_mnist_root, t
                                 "--data-root", str(tiny_mnist_root)], capsys)
     assert_clear(code, err, "epochs must be >= 1", "--epochs")
     assert not (tmp_path / "c").exists()
+
+
+def test_the_celeba_classifier_learns_all_40_attributes_and_reports_each(tmp_path):
+    attributes = np.where(np.random.default_rng(1).random((8, 40)) > 0.5, 1, -1)
+    root = write_fake_celeba(tmp_path, attributes, [0, 2, 0, 0, 2, 1, 0, 2])
+    trained = train_classifier(DataConfig(dataset="celeba", data_root=str(root)),
+                               ClassifierTraining(epochs=1, batch_size=2, max_steps=1, limit=3))
+    m = trained.metrics
+    assert (m["train_images"], m["test_images"], len(m["attribute_accuracy"])) == (3, 3, 40)
+    assert m["test_accuracy"] == pytest.approx(np.mean(m["attribute_accuracy"]), abs=1e-3)
+    assert trained.label_names == tuple(f"attr{j}" for j in range(40))
+    assert feature_batches(trained.model, torch.rand(2, 3, 64, 64)).shape == (2, 64)
