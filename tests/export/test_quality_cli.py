@@ -116,3 +116,32 @@ def test_a_classifier_of_another_image_shape_is_refused(tiny_ckpt, tmp_path, cap
 def test_a_checkpoint_without_graphs_names_the_export_command(unexported_ckpt, classifiers, capsys):
     code, err = run_main(main, [str(unexported_ckpt), "--classifiers", str(classifiers)], capsys)
     assert_clear(code, err, "python -m vaekit.export")
+
+
+class WithPriors:
+    """A runtime VAE that offers a second prior by name, as ``vae.priors`` / ``sample(prior=)`` do."""
+
+    def __init__(self, vae):
+        self.vae, self.priors, self.calls = vae, ("normal", "shifted"), []
+
+    def __getattr__(self, name):
+        return getattr(self.vae, name)
+
+    def sample(self, n, *, seed=None, temperature=1.0, labels=None, prior=None):
+        import numpy as np
+
+        self.calls.append((prior, temperature))
+        z = np.random.default_rng(seed).standard_normal((n, self.vae.latent_dim), dtype=np.float32)
+        return self.vae.decode(z * temperature + 3.0, labels=labels)
+
+
+def test_a_prior_the_runtime_names_is_sampled_by_name_at_each_temperature(tiny_ckpt, classifiers):
+    from vaekit.export.quality import Settings, load_subject, measure
+
+    subject = load_subject(tiny_ckpt, classifier=None, classifiers=classifiers, data_root=None, threads=1)
+    subject.vae = WithPriors(subject.vae)
+    result = measure(subject, Settings(count=12, temperatures=(1.0, 0.5)))
+    rows = {r["row"]: r for r in result["rows"]}
+    assert list(rows)[-2:] == ["shifted T=1", "shifted T=0.5"] and result["priors"] == ["normal", "shifted"]
+    assert set(subject.vae.calls) == {("shifted", 1.0), ("shifted", 0.5)}  # N(0, I) is drawn here
+    assert rows["shifted T=1"]["fd"] != rows["normal T=1"]["fd"]
