@@ -39,6 +39,7 @@ def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
 
 
 def model_cases(name: str, batch: int, threads: int | None, repeats: int) -> list[dict]:
+    from vaekit.format import graph_file
     from vaekit.runtime import VAE
     from vaekit.runtime.inputs import check_decoded, coerce_images, coerce_latents
     from vaekit.runtime.session import build_session
@@ -51,13 +52,13 @@ def model_cases(name: str, batch: int, threads: int | None, repeats: int) -> lis
     z = rng.standard_normal((batch, vae.latent_dim), dtype=np.float32)
     images = rng.random((batch, *vae.image_shape), dtype=np.float32)
     rows = []
-    for part, graph, feed, call, checks in (
-        ("decoder", "decoder.onnx", {"z": z}, lambda: vae.decode(z, labels=labels),
+    for part, feed, call, checks in (
+        ("decoder", {"z": z}, lambda: vae.decode(z, labels=labels),
          lambda: check_decoded(decoded, coerce_latents(z, vae.latent_dim, 1024)[0])),
-        ("encoder", "encoder.onnx", {"image": images}, lambda: vae.encode(images, labels=labels),
+        ("encoder", {"image": images}, lambda: vae.encode(images, labels=labels),
          lambda: coerce_images(images, vae.image_shape, 1024)),
     ):
-        session = build_session(folder / graph, threads=threads)
+        session = build_session(folder / graph_file(part), threads=threads)
         decoded = session.run(None, {**feed, **extra})[0]
         times = interleaved({"session": lambda s=session, f=feed: s.run(None, {**f, **extra}),
                              "runtime": call, "checks": checks}, repeats)
