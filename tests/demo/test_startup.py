@@ -53,5 +53,7 @@ def test_building_the_app_computes_each_tabs_first_view_once(exported, monkeypat
     assert dict(calls) == {"mnist-tiny.decode": 1, "picture": expected_pictures}, (
         "the explorer's first point is decoded once and each opening picture written once"
     )
-    loads = [fn.targets for fn in app.fns.values() if any(t[1] == "load" for t in fn.targets)]
-    assert loads == [], "a page load computes nothing: the first view is in the page's config"
+    loads = [fn for fn in app.fns.values() if any(t[1] == "load" for t in fn.targets)]
+    assert [fn.targets for fn in loads if fn.fn is not None] == [], (
+        "a page load computes nothing: the first view is in the page's config")
+    assert all("Brush" in (fn.js or "") for fn in loads), "only the browser-side default brush runs on load"
