@@ -144,6 +144,10 @@ def graph_opset(model: onnx.ModelProto) -> int:
 # ----------------------------------------------------------------------------- int8
 
 
+#: the ops int8 graphs quantise (the last one of a graph stays float: see quantize_int8)
+INT8_OPS = ("Conv", "Gemm", "MatMul")
+
+
 @contextlib.contextmanager
 def _quiet_root_logger() -> Iterator[None]:
     """onnxruntime.quantization logs through the root logger; keep only its errors."""
@@ -160,14 +164,20 @@ def quantize_int8(
     src: Path, dst: Path, *, input_name: str,
     calibration: Sequence[np.ndarray | Mapping[str, np.ndarray]], props: dict[str, str], doc: str,
 ) -> onnx.ModelProto:
-    """Static int8 quantisation (QDQ, per-channel 7-bit weights, MinMax on ``calibration`` batches).
+    """Static int8 quantisation (QDQ, per-channel 7-bit weights, percentile calibration).
 
     A calibration batch is an array fed as ``input_name``, or a whole feed (name -> array)
     for a graph with more inputs (a conditional model's label).
 
-    Convs and the linear layer are quantised; normalisation and activations stay float
-    (ONNX Runtime fuses QDQ around Conv into QLinearConv on CPU). Static beats dynamic
-    quantisation here: dynamic only quantises the Gemm and quantises activations per call.
+    Convs and the linear layer are quantised, except the last one, which writes the graph's
+    output (the decoder's image, the encoder's mean and log-variance) and stays float: its
+    rounding would land on every pixel unfiltered. Normalisation and activations stay float
+    (ONNX Runtime fuses QDQ around Conv into QLinearConv on CPU). Activation ranges come from
+    the 99.999th percentile of the calibration batches rather than their min/max, so a few
+    outliers do not spend the uint8 steps. Measured on fashion-mnist-z16's decoder against
+    fp32: 40.8 dB (min/max, all layers) -> 42.5 dB on test posteriors, 39.2 -> 40.9 dB on
+    N(0, I) latents. Static beats dynamic quantisation here: dynamic only quantises the Gemm
+    and quantises activations per call.
 
     Weights are 7-bit (``reduce_range``: |q| <= 64) so that the graph computes the same on
     every CPU: x86 kernels without VNNI add pairs of uint8 x int8 products in int16, and with
@@ -176,6 +186,7 @@ def quantize_int8(
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quantize_static,
@@ -198,10 +209,13 @@ def quantize_int8(
         plain, prepared, quantized = (Path(tmp) / n for n in ("plain.onnx", "pre.onnx", "q.onnx"))
         onnx.save_model(model, str(plain))
         quant_pre_process(str(plain), str(prepared))
-        quantize_static(
-            str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
-            per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "Gemm", "MatMul"],
-        )
+        gemms = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in INT8_OPS]
+        with contextlib.redirect_stdout(io.StringIO()):  # the percentile calibrator prints progress
+            quantize_static(
+                str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
+                per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OPS),
+                nodes_to_exclude=gemms[-1:], calibrate_method=CalibrationMethod.Percentile,
+            )
         model = onnx.load(str(quantized))
     return finish_graph(model, dst, props=props, doc=doc)

@@ -102,3 +102,14 @@ def test_the_export_summary_prints_each_kernel_path(tiny_ckpt):
     line = next(ln for ln in text.splitlines() if "int8 per kernel path (dB): " in ln)
     assert all(f"{path} " in line for path in ("int32", "int16-pairs", "host"))
     assert "largest uint8 x int8 pair sum" in text and ": None" not in text
+
+
+@pytest.mark.parametrize("graph", ["encoder", "decoder"])
+def test_the_layer_that_writes_the_output_stays_float(tiny_ckpt, graph):
+    """Its rounding would land on every pixel (decoder) or latent (encoder) unfiltered."""
+    model = onnx.load(str(tiny_ckpt / "onnx" / f"{graph}.int8.onnx"))
+    producers = {out: n for n in model.graph.node for out in n.output}
+    gemms = [n for n in model.graph.node if n.op_type in graphs.INT8_OPS]
+    weight_of = {n.name: producers.get(n.input[1]) for n in gemms}
+    assert weight_of[gemms[-1].name] is None or weight_of[gemms[-1].name].op_type != "DequantizeLinear"
+    assert all(weight_of[n.name].op_type == "DequantizeLinear" for n in gemms[:-1])
