@@ -6,6 +6,10 @@ writes, for a checkpoint named NAME::
 
     REPO/NAME_encoder/config.pbtxt    REPO/NAME_encoder/1/model.onnx
     REPO/NAME_decoder/config.pbtxt    REPO/NAME_decoder/1/model.onnx
+    REPO/NAME_prior/config.pbtxt      REPO/NAME_prior/1/model.onnx      (an export with prior.onnx)
+
+``NAME_prior`` maps noise to latents (eps float32 [N, D] times the temperature, u float32
+[N] uniform in [0, 1) -> z), so a client samples with two calls: prior, then decoder.
 
 Each ``config.pbtxt`` says ``platform: "onnxruntime_onnx"``, a ``max_batch_size``, dynamic
 batching, and the inputs and outputs with their dims (without the batch axis ``N``, which
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,10 @@ from vaekit.format import (
     CONTRACT_FILE,
     GRAPHS,
     PRECISIONS,
+    PRIOR_FILE,
+    PRIOR_INPUTS,
+    PRIOR_OUTPUTS,
+    PriorRecord,
     atomic_write_bytes,
     atomic_write_text,
     graph_file,
@@ -72,7 +80,8 @@ def model_name(name: str, graph: str) -> str:
 
 def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *, name: str,
                       config: TritonConfig = TritonConfig()) -> list[Path]:
-    """Write ``repo/NAME_encoder`` and ``repo/NAME_decoder`` from ``export_dir``; returns the model folders.
+    """Write ``repo/NAME_encoder``, ``repo/NAME_decoder`` (and ``repo/NAME_prior`` when the
+    export ships a prior graph) from ``export_dir``; returns the model folders.
 
     Other models already in ``repo`` are left alone; these two are replaced file by file
     (each file written atomically).
@@ -94,6 +103,20 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         model = onnx.load(str(source), load_external_data=False)
         text = config_pbtxt(model_name(name, graph), model, contract, graph, config)
         folder = repo / model_name(name, graph)
+        atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
+        atomic_write_text(folder / "config.pbtxt", text)
+        folders.append(folder)
+    prior = PriorRecord.load(contract.get("prior"), latent_dim=contract["latent_dim"])
+    if not prior.is_normal:  # one fp32 graph serves every precision: it is a few products
+        source = export_dir / PRIOR_FILE
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing: re-export with `python -m vaekit.export CHECKPOINT`")
+        model = onnx.load(str(source))
+        shapes = prior.graph_shapes()
+        entry = {"inputs": {n: shapes[n] for n in PRIOR_INPUTS}, "outputs": {n: shapes[n] for n in PRIOR_OUTPUTS}}
+        text = config_pbtxt(model_name(name, "prior"), model, {**contract, "prior": entry}, "prior",
+                            replace(config, precision="fp32"))
+        folder = repo / model_name(name, "prior")
         atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
         atomic_write_text(folder / "config.pbtxt", text)
         folders.append(folder)
