@@ -164,7 +164,8 @@ def prior_model(state: MixtureState) -> onnx.ModelProto:
         [helper.make_tensor_value_info(eps, TensorProto.FLOAT, ["N", d]),
          helper.make_tensor_value_info(u, TensorProto.FLOAT, ["N"])],
         [helper.make_tensor_value_info(PRIOR_OUTPUTS[0], TensorProto.FLOAT, ["N", d])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vaekit")
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vaekit",
+                             ir_version=8)  # the lowest IR of opset 18: every client of the other graphs loads it
 
 
 def _check_against_numpy(path: Path, state: MixtureState, checkpoint: str | os.PathLike, name: str) -> None:

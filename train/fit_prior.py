@@ -36,7 +36,24 @@ ENCODE_BATCH = 256
 def encode_split(checkpoint: str | os.PathLike, split: str, *, count: int = 0, seed: int = 0,
                  data_root: str | None = None, progress: bool = False) -> tuple[np.ndarray, int]:
     """Posterior means float32 [n, D] of ``split``'s images (a seeded subset of ``count``
-    when ``0 < count < len(split)``), and the split's size."""
+    when ``0 < count < len(split)``), and the split's size.
+
+    Kept for the process, per weights sha256: fitting several samplers to one checkpoint
+    encodes its images once."""
+    key = (str(Path(checkpoint).resolve()), sha256_file(Path(checkpoint) / WEIGHTS), split, count, seed, data_root)
+    if key not in _ENCODED:
+        for other in [k for k in _ENCODED if k[:2] != key[:2]]:  # one checkpoint's means at a time
+            del _ENCODED[other]
+        _ENCODED[key] = _encode(checkpoint, split, count=count, seed=seed, data_root=data_root, progress=progress)
+    means, total = _ENCODED[key]
+    return means.copy(), total
+
+
+_ENCODED: dict[tuple, tuple[np.ndarray, int]] = {}
+
+
+def _encode(checkpoint: str | os.PathLike, split: str, *, count: int, seed: int, data_root: str | None,
+            progress: bool) -> tuple[np.ndarray, int]:
     import torch
     from tqdm import tqdm
 
