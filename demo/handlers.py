@@ -30,6 +30,7 @@ MAX_STEPS = 24
 MAX_SEED = 2**31 - 1
 MAX_TEMPERATURE = 3.0
 ANY_CLASS = -1  # the class menu's default: every class in turn, or an example's own class
+DEFAULT_PRIOR = "default"  # the prior menu's default: the one the model's export ships
 METHODS = {"linear": "linear", "spherical": "slerp", "slerp": "slerp"}
 
 
@@ -249,10 +250,16 @@ class Handlers:
 
     # -- sample ------------------------------------------------------------------------------
     def sample(self, model: str, seed: Any, count: Any, temperature: Any,
-               label: Any = ANY_CLASS) -> Picture:
+               label: Any = ANY_CLASS, prior: Any = DEFAULT_PRIOR) -> Picture:
         """``count`` samples; for a conditional model, of class ``label`` (or every class in
-        turn with :data:`ANY_CLASS`); the label is ignored by unconditional models."""
+        turn with :data:`ANY_CLASS`); the label is ignored by unconditional models. ``prior``:
+        one of the model's priors (``normal`` or the one its export ships), or
+        :data:`DEFAULT_PRIOR` (the export's own)."""
         m = self.model(model)
+        if prior in (None, "", DEFAULT_PRIOR):
+            prior = m.vae.default_prior
+        if prior not in m.vae.priors:
+            raise ValueError(f"prior {prior!r}: {m.name} samples from {', '.join(m.vae.priors)}")
         seed = int_arg(seed, "seed", 0, MAX_SEED)
         count = int_arg(count, "count", 1, MAX_SAMPLES)
         temperature = float_arg(temperature, "temperature", 0.0, MAX_TEMPERATURE)
@@ -265,9 +272,9 @@ class Handlers:
             extra["labels"] = labels.astype(np.int64)
             what = " of every class in turn" if k == ANY_CLASS else f" of class {m.facts.class_name(k)}"
         t0 = time.perf_counter()
-        images = m.vae.sample(count, seed=seed, temperature=temperature, **extra)
+        images = m.vae.sample(count, seed=seed, temperature=temperature, prior=prior, **extra)
         dt = time.perf_counter() - t0
-        text = (f"{count} samples{what}, seed {seed}, temperature {temperature:g}: "
+        text = (f"{count} samples{what}, seed {seed}, prior {prior}, temperature {temperature:g}: "
                 f"decode {ms(dt)} on {m.provider}")
         return Picture(display.to_display(display.tile(images), scale=m.scale), text)
 

@@ -2,7 +2,8 @@
 
 Writes DIR (default CHECKPOINT/onnx): encoder.onnx, decoder.onnx, vaekit.json and
 examples.npz (test images for demos), atomically, after checking ONNX Runtime against
-PyTorch at batch sizes 1, 7 and 64.
+PyTorch at batch sizes 1, 7 and 64; and prior.onnx when the model samples from a learned
+or fitted prior (`python -m vaekit.train.fit_prior CHECKPOINT`) rather than N(0, I).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing when DIR already holds an export of these exact weights")
+    p.add_argument("--prior", default="auto", metavar="NAME",
+                   help="the prior samples are drawn from by default, shipped as prior.onnx: auto (the "
+                        "model's learned prior, else the fitted prior in CHECKPOINT/priors with the best "
+                        "validation log-density, else normal), normal (N(0, I)), vamp, or a fitted "
+                        "sampler's name (see python -m vaekit.train.fit_prior --help)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     t = p.add_argument_group("Triton Inference Server")
     t.add_argument("--triton", metavar="REPO", default=None,
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         args.fp16, args.int8 = args.fp16 or "fp16" in kept, args.int8 or "int8" in kept
         if not args.quiet:
             print(f"keeping the {', '.join(kept)} graphs {out} already has")
-    if args.if_missing and is_up_to_date(args.checkpoint, out, fp16=args.fp16, int8=args.int8):
+    if args.if_missing and args.prior == "auto" and is_up_to_date(args.checkpoint, out, fp16=args.fp16,
+                                                                  int8=args.int8):
         print(f"{out} is up to date with {args.checkpoint} (same weights sha256); nothing to do")
         return _triton(args, out)
     from .errors import ExportError
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
         contract = export_checkpoint(args.checkpoint, out=out, fp16=args.fp16, int8=args.int8,
                                      examples=args.examples, data_root=args.data_root,
-                                     progress=not args.quiet)
+                                     progress=not args.quiet, prior=args.prior)
     except (FileNotFoundError, ValueError, ExportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -174,6 +181,13 @@ def summary(contract: dict, out: Path) -> str:
             cuda = f", on CUDA {_worst(computed['cuda']):.2e}" if "cuda" in computed else ""
             lines.append(f"    {precision} computed in float16: max |fp16 - torch fp32| "
                          f"{_worst(computed):.2e} (ONNX reference evaluator){cuda}")
+    prior = contract.get("prior") or {}
+    if prior.get("file"):
+        lines.append(f"  {prior['file']:<20} {prior['bytes'] / 1024:9.1f} KiB   prior {prior['name']!r} "
+                     f"({prior['components']} x {prior['covariance']} Gaussian, {prior['source']}): "
+                     f"the default of sample()")
+    else:
+        lines.append("  prior: N(0, I) (fit one with `python -m vaekit.train.fit_prior CHECKPOINT`)")
     ex = contract.get("examples")
     lines.append(f"  {EXAMPLES_FILE}: {ex['count']} test images" if ex else f"  {EXAMPLES_FILE}: not written")
     return "\n".join(lines)

@@ -5,10 +5,12 @@
 Every model gets ``reconstructions.png``, ``interpolations.png``, ``samples.png`` and
 ``latent_space_distribution.png``; a model with a 2-D latent also gets ``latent_space.png``
 and ``latent_manifold.png``. The images come from the test split named by the checkpoint's
-own data config. Samples come from the model's own prior (a VampPrior's learned mixture); a
-conditional model's samples are one row per class, each column one shared z, and its
-encodes and decodes get the test images' labels (interpolations: the left image's class;
-the 2-D manifold: the first class).
+own data config. Samples come from the prior the export ships by default (a fitted prior in
+``CHECKPOINT/priors``, a VampPrior's learned mixture, else N(0, I)); a model with such a prior
+also gets ``samples_vs_normal.png``: the same noise decoded through N(0, I) and through it,
+side by side. A conditional model's samples are one row per class, each column one shared
+z, and its encodes and decodes get the test images' labels (interpolations: the left
+image's class; the 2-D manifold: the first class).
 
 When the checkpoint holds exported graphs (``python -m vaekit.export CHECKPOINT``), encoding
 and decoding go through them with :mod:`vaekit.runtime`, so the figures show what ships;
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from vaekit.format import ONNX_SUBFOLDER, graph_files, image_shape, latent_is_plottable
+from vaekit.format import NORMAL, ONNX_SUBFOLDER, graph_files, image_shape, latent_is_plottable
 from vaekit.train import plots
 
 from .freshness import is_up_to_date
@@ -47,7 +49,8 @@ class Codec:
     ``encode(images [N, C, H, W] in [0, 1], labels) -> means [N, D]`` (the posterior means);
     ``decode(z [N, D], labels) -> images [N, C, H, W] in [0, 1]`` (the likelihood's mean).
     ``labels`` (int64 [N]) reach a conditional model (``classes`` non-empty) and are None
-    otherwise. ``prior_draw(n, seed)``: z from the model's prior, None for N(0, I).
+    otherwise. ``prior_latents(eps, u, prior)``: z for noise ``eps`` [N, D] and ``u`` [N]
+    under the prior named ``prior`` (one of ``priors``; the first is the default).
     """
 
     backend: str
@@ -58,7 +61,8 @@ class Codec:
     batch_size: int = 256
     detail: str = ""
     classes: tuple[str, ...] = ()
-    prior_draw: Callable[[int, int], np.ndarray] | None = None
+    priors: tuple[str, ...] = (NORMAL,)
+    prior_latents: Callable[[np.ndarray, np.ndarray, str], np.ndarray] | None = None
 
     def _labels(self, labels: np.ndarray | None, n: int) -> np.ndarray | None:
         if not self.classes:
@@ -85,18 +89,28 @@ class Codec:
                               None if y is None else y[i : i + self.batch_size])
             for i in range(0, len(z), self.batch_size)])
 
-    def sample_latents(self, n: int, seed: int) -> np.ndarray:
-        """``n`` latents from the model's prior (N(0, I) unless it ships a learned one)."""
-        if self.prior_draw is None:
-            return plots.sample_latents(n, self.latent_dim, seed=seed)
-        return self.prior_draw(n, seed)
+    @property
+    def default_prior(self) -> str:
+        return self.priors[0]
+
+    def sample_latents(self, n: int, seed: int, prior: str | None = None) -> np.ndarray:
+        """``n`` latents from ``prior`` (None: the default), from the noise ``VAE.sample``
+        draws for ``seed``: eps [n, D] ~ N(0, I), then u [n] ~ U[0, 1)."""
+        prior = self.default_prior if prior is None else prior
+        if prior not in self.priors:
+            raise ValueError(f"unknown prior {prior!r}; this model has {self.priors}")
+        rng = np.random.default_rng(seed)
+        eps = rng.standard_normal((n, self.latent_dim), dtype=np.float32)
+        u = rng.random(n, dtype=np.float32)
+        return eps if prior == NORMAL else self.prior_latents(eps, u, prior)
 
 
 def torch_codec(checkpoint: str | os.PathLike, *, device: str = "cpu") -> Codec:
     """The PyTorch model of ``checkpoint`` behind the :class:`Codec` interface."""
     import torch
-    from vaekit.runtime.prior import Prior
     from vaekit.train.checkpoint import load_model
+
+    from .prior_graph import choose_prior
 
     model = load_model(checkpoint, device=device)
     decoder = model.decoder_mean().eval()
@@ -113,15 +127,13 @@ def torch_codec(checkpoint: str | os.PathLike, *, device: str = "cpu") -> Codec:
     def dec(z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         return decoder(torch.from_numpy(z).to(device), label(y)).float().cpu().numpy()
 
-    with torch.no_grad():
-        components = model.prior_components()
-    draw = None
-    if components is not None:
-        prior = Prior(cfg.latent_dim, *(t.float().cpu().numpy() for t in components))
-        draw = lambda n, seed: prior.draw(np.random.default_rng(seed), n, 1.0)  # noqa: E731
+    name, state, _, _ = choose_prior(checkpoint, model.cpu())
+    model.to(device)
+    priors = (NORMAL,) if state is None else (name, NORMAL)
     classes = _class_names(checkpoint, cfg.num_classes) if model.conditional else ()
     return Codec("torch", cfg.latent_dim, image_shape(cfg), enc, dec, detail=f"PyTorch on {device}",
-                 classes=classes, prior_draw=draw)
+                 classes=classes, priors=priors,
+                 prior_latents=None if state is None else lambda eps, u, _: state.transform(eps, u))
 
 
 def _class_names(checkpoint: str | os.PathLike, n: int) -> tuple[str, ...]:
@@ -140,14 +152,13 @@ def onnx_codec(onnx_dir: str | os.PathLike, *, device: str = "cpu") -> Codec:
     from vaekit.runtime import VAE as RuntimeVAE
 
     vae = RuntimeVAE.load(onnx_dir, providers="cpu" if device == "cpu" else "auto")
-    draw = None
-    if vae.prior.kind != "normal":
-        draw = lambda n, seed: vae.prior.draw(np.random.default_rng(seed), n, 1.0)  # noqa: E731
+    priors = (vae.default_prior, *(p for p in vae.priors if p != vae.default_prior))
     return Codec("onnx", int(vae.latent_dim), tuple(int(s) for s in vae.image_shape),
                  lambda x, y: np.asarray(vae.encode(x, labels=y)[0]),
                  lambda z, y: np.asarray(vae.decode(z, labels=y)),
                  detail=f"ONNX Runtime {list(vae.providers)} from {onnx_dir}",
-                 classes=vae.class_names, prior_draw=draw)
+                 classes=vae.class_names, priors=priors,
+                 prior_latents=lambda eps, u, prior: vae.prior_latents(eps, u, prior=prior))
 
 
 def open_codec(checkpoint: str | os.PathLike, *, backend: str = "auto", device: str = "cpu") -> Codec:
@@ -226,9 +237,12 @@ def load_test_images(checkpoint: str | os.PathLike, *, limit: int = 0,
     return LabelledImages.of(load_checkpoint_split(checkpoint, "test", limit=limit, data_root=data_root))
 
 
-def figure_names(latent_dim: int) -> list[str]:
-    """The files :func:`make_figures` writes for a model with this latent size."""
+def figure_names(latent_dim: int, *, own_prior: bool = False) -> list[str]:
+    """The files :func:`make_figures` writes for a model with this latent size (``own_prior``:
+    it ships a prior other than N(0, I))."""
     names = [plots.RECONSTRUCTIONS, plots.INTERPOLATIONS, plots.SAMPLES, plots.LATENT_DISTRIBUTION]
+    if own_prior:
+        names.append(plots.SAMPLES_VS_NORMAL)
     if latent_is_plottable(latent_dim):
         names += [plots.LATENT_SPACE, plots.LATENT_MANIFOLD]
     return names
@@ -249,12 +263,11 @@ def draw(name: str, data: LabelledImages, x: np.ndarray, means: np.ndarray, code
                                         lambda z: codec.decode(z, path_labels),
                                         steps=s.interpolation_steps)
     if name == plots.SAMPLES:
-        if codec.classes:  # one row per class, one shared z per column
-            k, columns = len(codec.classes), s.sample_columns
-            z = np.tile(codec.sample_latents(columns, s.seed), (k, 1))
-            return plots.image_grid(codec.decode(z, np.repeat(np.arange(k), columns)), columns)
-        z = codec.sample_latents(s.sample_rows * s.sample_columns, s.seed)
-        return plots.image_grid(codec.decode(z), s.sample_columns)
+        return _sample_grid(codec, s, codec.default_prior)
+    if name == plots.SAMPLES_VS_NORMAL:
+        return plots.side_by_side_figure(
+            [_sample_grid(codec, s, NORMAL), _sample_grid(codec, s, codec.default_prior)],
+            [f"N(0, I), seed {s.seed}", f"prior {codec.default_prior!r}, same noise"])
     if name == plots.LATENT_DISTRIBUTION:
         return plots.latent_distribution_figure(means, max_dims=s.max_hist_dims)
     if name == plots.LATENT_SPACE:
@@ -263,6 +276,16 @@ def draw(name: str, data: LabelledImages, x: np.ndarray, means: np.ndarray, code
         return plots.manifold_grid(lambda z: codec.decode(z, None if labels is None else 0),
                                    n=s.manifold_side)
     raise ValueError(f"unknown figure {name!r}; choose one of {figure_names(2)}")
+
+
+def _sample_grid(codec: Codec, s: FigureSettings, prior: str) -> np.ndarray:
+    """Decoded samples from ``prior``; a conditional model: one row per class, one shared z per column."""
+    if codec.classes:
+        k, columns = len(codec.classes), s.sample_columns
+        z = np.tile(codec.sample_latents(columns, s.seed, prior), (k, 1))
+        return plots.image_grid(codec.decode(z, np.repeat(np.arange(k), columns)), columns)
+    z = codec.sample_latents(s.sample_rows * s.sample_columns, s.seed, prior)
+    return plots.image_grid(codec.decode(z), s.sample_columns)
 
 
 def _first(labels: np.ndarray | None, k: int) -> np.ndarray | None:
@@ -295,7 +318,7 @@ def make_figures(
     x = np.asarray(data.images, np.float32) / 255
     result = FigureSet(codec.backend, codec.detail, len(data))
     means = codec.encode(x, data.labels if codec.classes else None, progress=progress)
-    bar = tqdm(figure_names(codec.latent_dim), desc="figures", unit="fig", disable=not progress,
+    bar = tqdm(figure_names(codec.latent_dim, own_prior=codec.default_prior != NORMAL), desc="figures", unit="fig", disable=not progress,
                leave=False)
     for name in bar:
         bar.set_postfix_str(name)

@@ -6,7 +6,14 @@ import json
 import os
 from pathlib import Path
 
-from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, WEIGHTS, graph_files, sha256_file
+from vaekit.format import (
+    CONTRACT_FILE,
+    ONNX_SUBFOLDER,
+    PRIORS_SUBFOLDER,
+    WEIGHTS,
+    graph_files,
+    sha256_file,
+)
 
 
 def default_out(checkpoint: str | os.PathLike) -> Path:
@@ -15,7 +22,9 @@ def default_out(checkpoint: str | os.PathLike) -> Path:
 
 def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,
                   fp16: bool = False, int8: bool = False) -> bool:
-    """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants asked)."""
+    """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants
+    asked), and ships a fitted prior only if the checkpoint still has it (a newly fitted prior
+    makes it out of date)."""
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else default_out(checkpoint)
     try:
@@ -26,6 +35,16 @@ def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None =
         return False
     if contract.get("checkpoint_sha256") != sha256_file(checkpoint / WEIGHTS):
         return False
+    if fitted_prior_files(checkpoint) != (contract.get("fitted_priors") or {}):
+        return False
     wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
     files = [f for p in ("fp32", *wanted) for f in graph_files(p)]
     return all((out / f).is_file() for f in files)
+
+
+
+def fitted_prior_files(checkpoint: str | os.PathLike) -> dict[str, str]:
+    """``{name: sha256}`` of the fitted priors in ``CHECKPOINT/priors`` (the export records it
+    as ``fitted_priors``, so a prior fitted later makes the export out of date)."""
+    folder = Path(checkpoint) / PRIORS_SUBFOLDER
+    return {p.stem: sha256_file(p) for p in sorted(folder.glob("*.safetensors"))}

@@ -28,7 +28,6 @@ from vaekit.format import (
     FORMAT,
     FORMAT_VERSION,
     LABEL_INPUT,
-    PRIOR_FILE,
     WEIGHTS,
     graph_file,
     graph_inputs,
@@ -51,7 +50,7 @@ from vaekit.train.data import PRESENTATION, ImageSplit, presentation
 from vaekit.train.model import VAE
 
 from .destinations import check_destination
-from .freshness import default_out
+from .freshness import default_out, fitted_prior_files
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
 from .onnx_checks import (
     CLIENT_LIMITS,
@@ -61,6 +60,7 @@ from .onnx_checks import (
     int8_pair_sums,
     required_versions,
 )
+from .prior_graph import AUTO, write_prior
 from .stale import clean_stale, staging_prefix, swap_into_place
 
 PARITY_BATCHES = (1, 7, 64)
@@ -90,11 +90,14 @@ def export_checkpoint(
     examples: int | None = None,
     data_root: str | None = None,
     progress: bool = True,
+    prior: str = AUTO,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to ``out`` (default ``CHECKPOINT/onnx``); returns the contract dict.
 
     ``examples``: how many test images to save in examples.npz (None: 2000 for 2-D
     latents, else 64; 0: none). ``data_root`` overrides the checkpoint's data root.
+    ``prior``: what ``sample`` draws from by default (``prior.onnx``; see
+    :func:`~vaekit.export.prior_graph.choose_prior`): ``auto``, ``normal`` or a prior's name.
     Raises FileNotFoundError/ValueError for a bad checkpoint or ``out``, ParityError when
     ONNX Runtime and PyTorch disagree, ExportError when the exporter or checker fails.
     """
@@ -125,7 +128,8 @@ def export_checkpoint(
         contract = _contract(model, data_cfg, checkpoint)
         contract.update(_conditioning(model, test))
         contract.update(_presentation(model, data_cfg))
-        contract["prior"] = _write_prior(tmp, model)
+        contract["prior"] = write_prior(tmp, checkpoint, model, contract, prior).to_dict()
+        contract["fitted_priors"] = fitted_prior_files(checkpoint)
         contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
         inputs = _parity_inputs(model, test)
         graph_ins = {g: graph_inputs(contract, g) for g in ("encoder", "decoder")}
@@ -296,20 +300,6 @@ def _conditioning(model: VAE, test: ImageSplit | None) -> dict[str, Any]:
     for g in ("encoder", "decoder"):
         facts[f"{g}_inputs"] = list(graph_inputs(facts, g))
     return facts
-
-
-@torch.no_grad()
-def _write_prior(folder: Path, model: VAE) -> dict[str, Any]:
-    """The prior ``sample`` draws from: N(0, I), or a learned mixture written to prior.npz."""
-    components = model.eval().prior_components()
-    if components is None:
-        return {"kind": "normal"}
-    means, logvars = (t.float().numpy() for t in components)
-    path = folder / PRIOR_FILE
-    with open(path, "wb") as f:
-        np.savez(f, means=means, logvars=logvars)
-    return {"kind": "mixture", "file": PRIOR_FILE, "components": int(means.shape[0]),
-            "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 @torch.inference_mode()

@@ -6,6 +6,10 @@ writes, for a checkpoint named NAME::
 
     REPO/NAME_encoder/config.pbtxt    REPO/NAME_encoder/1/model.onnx
     REPO/NAME_decoder/config.pbtxt    REPO/NAME_decoder/1/model.onnx
+    REPO/NAME_prior/config.pbtxt      REPO/NAME_prior/1/model.onnx      (an export with prior.onnx)
+
+``NAME_prior`` maps noise to latents (eps float32 [N, D] times the temperature, u float32
+[N] uniform in [0, 1) -> z), so a client samples with two calls: prior, then decoder.
 
 Each ``config.pbtxt`` says ``platform: "onnxruntime_onnx"``, a ``max_batch_size``, dynamic
 batching, and the inputs and outputs with their dims (without the batch axis ``N``, which
@@ -19,7 +23,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,10 @@ from vaekit.format import (
     CONTRACT_FILE,
     GRAPHS,
     PRECISIONS,
+    PRIOR_FILE,
+    PRIOR_INPUTS,
+    PRIOR_OUTPUTS,
+    PriorRecord,
     atomic_write_bytes,
     atomic_write_text,
     graph_file,
@@ -75,7 +83,8 @@ def model_name(name: str, graph: str) -> str:
 
 def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *, name: str,
                       config: TritonConfig = TritonConfig()) -> list[Path]:
-    """Write ``repo/NAME_encoder`` and ``repo/NAME_decoder`` from ``export_dir``; returns the model folders.
+    """Write ``repo/NAME_encoder``, ``repo/NAME_decoder`` (and ``repo/NAME_prior`` when the
+    export ships a prior graph) from ``export_dir``; returns the model folders.
 
     Other models already in ``repo`` are left alone; these two are written in full into
     staging folders beside them first, then each swapped in by a rename.
@@ -96,9 +105,19 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                 f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
         model = onnx.load(str(source), load_external_data=False)
         texts[graph] = (source, config_pbtxt(model_name(name, graph), model, contract, graph, config))
+    prior = PriorRecord.load(contract.get("prior"), latent_dim=contract["latent_dim"])
+    if not prior.is_normal:  # one fp32 graph serves every precision: it is a few products
+        source = export_dir / PRIOR_FILE
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing: re-export with `python -m vaekit.export CHECKPOINT`")
+        model = onnx.load(str(source))
+        shapes = prior.graph_shapes()
+        entry = {"inputs": {n: shapes[n] for n in PRIOR_INPUTS}, "outputs": {n: shapes[n] for n in PRIOR_OUTPUTS}}
+        texts["prior"] = (source, config_pbtxt(model_name(name, "prior"), model, {**contract, "prior": entry},
+                                               "prior", replace(config, precision="fp32")))
     repo.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
-    try:  # both model folders are written in full before either replaces its old one
+    try:  # every model folder is written in full before any replaces its old one
         for graph, (source, text) in texts.items():
             folder = repo / model_name(name, graph)
             clean_stale(folder)

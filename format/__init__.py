@@ -7,6 +7,8 @@
   of ``vaekit.json``, the graphs' input/output names and shapes, :func:`image_shape` (of a
   model config or a contract) and :func:`latent_is_plottable` (drawn as a plane or not).
 * :mod:`~vaekit.format.files` - :func:`sha256_file` and atomic writes.
+* :mod:`~vaekit.format.prior` - :class:`PriorRecord` (``vaekit.json["prior"]``) and the
+  ``prior.onnx`` graph's names: what ``sample`` draws z from.
 
 The data flows train -> checkpoint -> export -> ONNX -> runtime -> demo/benchmarks; each step
 names the files it reads or writes through this package, so a file name is spelled once.
@@ -23,7 +25,6 @@ from .contract import (
     GRAPH_NAMES,
     LABEL_INPUT,
     PLOTTABLE_LATENT_DIM,
-    PRIOR_KINDS,
     graph_inputs,
     graph_shapes,
     image_shape,
@@ -41,17 +42,20 @@ from .names import (
     ONNX_SUBFOLDER,
     PRECISIONS,
     PRIOR_FILE,
+    PRIORS_SUBFOLDER,
     RESUME,
     WEIGHTS,
     graph_file,
     graph_files,
 )
+from .prior import NORMAL, PRIOR_INPUTS, PRIOR_OUTPUTS, PRIOR_SOURCES, PriorRecord
 
 __all__ = [
     "CONFIG", "CONTRACT_FILE", "CONTRACT_KEYS", "DECODER_INPUTS", "DECODER_OUTPUTS",
     "ENCODER_INPUTS", "ENCODER_OUTPUTS", "EXAMPLES_FILE", "FORMAT", "FORMAT_VERSION", "GRAPHS",
-    "GRAPH_NAMES", "LABEL_INPUT", "METRICS", "ONNX_SUBFOLDER", "PLOTTABLE_LATENT_DIM",
-    "PRECISIONS", "PRIOR_FILE", "PRIOR_KINDS", "RESUME", "WEIGHTS", "atomic_write_bytes",
+    "GRAPH_NAMES", "LABEL_INPUT", "METRICS", "NORMAL", "ONNX_SUBFOLDER", "PLOTTABLE_LATENT_DIM",
+    "PRECISIONS", "PRIOR_FILE", "PRIOR_INPUTS", "PRIOR_OUTPUTS",
+    "PRIOR_SOURCES", "PRIORS_SUBFOLDER", "PriorRecord", "RESUME", "WEIGHTS", "atomic_write_bytes",
     "atomic_write_text", "graph_file", "graph_files", "graph_inputs", "graph_shapes",
     "image_shape", "latent_is_plottable", "metadata_props", "num_classes", "sha256_file",
 ]

@@ -7,9 +7,8 @@ Graphs (``N`` is a dynamic batch axis)::
 
 A conditional model (``num_classes > 0`` in ``vaekit.json``, which also lists
 ``class_names``) adds ``label int64 [N]`` in [0, num_classes) as the last input of both
-graphs. ``vaekit.json["prior"]`` says what ``sample`` draws z from: ``{"kind": "normal"}``
-(N(0, I)) or ``{"kind": "mixture", "file": "prior.npz", ...}``: equally weighted Gaussians
-with ``means`` and ``logvars`` float32 [K, D] (a learned VampPrior).
+graphs. ``vaekit.json["prior"]`` says what ``sample`` draws z from by default: a
+:class:`~vaekit.format.prior.PriorRecord` (N(0, I), or a ``prior.onnx`` graph mapping noise to z).
 
 Every graph also carries the :data:`CONTRACT_KEYS` as ONNX ``metadata_props`` (all values
 as strings) plus ``graph`` and ``precision``, so a graph alone describes itself.
@@ -38,8 +37,6 @@ DECODER_OUTPUTS = ("image",)
 GRAPH_NAMES = dict(zip(GRAPHS, ((ENCODER_INPUTS, ENCODER_OUTPUTS), (DECODER_INPUTS, DECODER_OUTPUTS))))
 #: a conditional model's graphs take the class label, int64 [N] in [0, num_classes), last
 LABEL_INPUT = "label"
-#: ``vaekit.json["prior"]["kind"]``: N(0, I), or a Gaussian mixture stored in PRIOR_FILE
-PRIOR_KINDS = ("normal", "mixture")
 
 
 def num_classes(contract: Mapping[str, Any]) -> int:

@@ -6,6 +6,8 @@ A checkpoint folder (``python -m vaekit.train --out DIR``)::
     model.safetensors  the model's weights (no pickle)
     metrics.json       training and evaluation results
     resume.pt          optional: optimiser, epoch, RNG state to resume training
+    priors/NAME.safetensors  optional: a prior fitted ex post to the aggregate posterior
+                       (``python -m vaekit.train.fit_prior``), its record in the metadata
 
 An export folder (``python -m vaekit.export CHECKPOINT``, by default ``CHECKPOINT/onnx``)::
 
@@ -14,7 +16,7 @@ An export folder (``python -m vaekit.export CHECKPOINT``, by default ``CHECKPOIN
     examples.npz                 optional: real test images for demos and figures
                                  (images uint8 [N, C, H, W], labels int64 [N], classes str [K])
     *.fp16.onnx, *.int8.onnx     optional half-precision / quantised copies
-    prior.npz                    a learned prior's mixture (VampPrior): means, logvars [K, D]
+    prior.onnx                   optional: the prior graph, noise -> z (:mod:`vaekit.format.prior`)
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 METRICS = "metrics.json"
 RESUME = "resume.pt"
+PRIORS_SUBFOLDER = "priors"  # fitted priors: priors/NAME.safetensors
 
 # export folder
 ONNX_SUBFOLDER = "onnx"  # where `python -m vaekit.export CHECKPOINT` puts graphs by default
 CONTRACT_FILE = "vaekit.json"
 EXAMPLES_FILE = "examples.npz"
-PRIOR_FILE = "prior.npz"  # a learned prior's mixture: means, logvars float32 [K, D]
+PRIOR_FILE = "prior.onnx"  # the prior graph: eps [N, D], u [N] -> z [N, D]
 GRAPHS = ("encoder", "decoder")
 PRECISIONS = ("fp32", "fp16", "int8")
 GRAPH_SUFFIX = ".onnx"

@@ -27,11 +27,14 @@ from vaekit.format import (  # noqa: F401
     FORMAT_VERSION,
     GRAPH_NAMES,
     LABEL_INPUT,
+    NORMAL,
     ONNX_SUBFOLDER,
     PRECISIONS,
     PRIOR_FILE,
-    PRIOR_KINDS,
+    PRIOR_INPUTS,
+    PRIOR_OUTPUTS,
     WEIGHTS,
+    PriorRecord,
     graph_file,
     graph_files,
     graph_inputs,
@@ -114,12 +117,10 @@ def _check_variant_facts(path: Path, contract: dict[str, Any]) -> None:
     if len(names) != n:
         want = f"{n} names (num_classes)" if n else "no names (num_classes 0: an unconditional model)"
         raise ValueError(f"{path}: class_names must list {want}, got {len(names)}: {names!r}; {fix}")
-    prior = contract.get("prior", {"kind": "normal"})
-    kind = prior.get("kind") if isinstance(prior, dict) else None
-    if kind not in PRIOR_KINDS:
-        raise ValueError(f"{path}: prior.kind must be one of {PRIOR_KINDS}, got {prior!r}; {fix}")
-    if kind == "mixture" and prior.get("file") != PRIOR_FILE:
-        raise ValueError(f"{path}: a mixture prior must name its file {PRIOR_FILE!r}, got {prior!r}; {fix}")
+    try:
+        PriorRecord.load(contract.get("prior"), latent_dim=contract["latent_dim"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from e
 
 
 def stale_export_problem(folder: str | os.PathLike, contract: dict[str, Any]) -> str | None:

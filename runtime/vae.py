@@ -6,6 +6,7 @@
     images = vae.decode(z)                            # z [N, D] or [D] -> float32 in [0, 1]
     images = vae.sample(16, seed=0, temperature=0.8)
     images = vae.sample(10, seed=0, labels=np.arange(10))  # a conditional model: one class each
+    images = vae.sample(16, seed=0, prior="normal")   # N(0, I) instead of the exported prior
 
 Only numpy and onnxruntime (or onnxruntime-gpu) are imported. Both sessions are created
 once, in :meth:`VAE.load`, and reused. The pieces live next door: providers
@@ -33,6 +34,7 @@ from .contract import (
     GRAPH_NAMES,
     LABEL_INPUT,
     PRECISIONS,
+    PriorRecord,
     find_export_dir,
     read_contract,
     stale_export_problem,
@@ -52,7 +54,7 @@ from .inputs import (
     require_finite,
 )
 from .latent import METHODS, interpolate_latents
-from .prior import Prior
+from .prior import Priors
 from .providers import (
     CPU,
     CUDA,
@@ -91,11 +93,11 @@ class VAE:
 
     def __init__(
         self, *, folder: Path, metadata: dict[str, Any], encoder: GraphRunner, decoder: GraphRunner,
-        max_batch: int, precision: str, cuda: CudaOptions | None = None, prior: Prior | None = None,
+        max_batch: int, precision: str, cuda: CudaOptions | None = None, priors: Priors | None = None,
     ):
         self.folder = folder
         self.metadata = metadata
-        self.prior = prior or Prior(int(metadata["latent_dim"]))
+        self._priors = priors or Priors(int(metadata["latent_dim"]))
         self.precision = precision
         self.max_batch = max_batch
         self.cuda = cuda
@@ -141,7 +143,7 @@ class VAE:
         stale = stale_export_problem(folder, contract)
         if stale:
             warnings.warn(stale, UserWarning, stacklevel=2)
-        prior = Prior.load(folder, contract)
+        priors = Priors.load(folder, contract)
         chosen, skipped = resolve_providers(providers)
         names = [provider_name(p) for p in chosen]
         if cuda is not None and skipped is None and CUDA not in names:
@@ -175,7 +177,7 @@ class VAE:
         }
         return cls(folder=folder, metadata=contract, encoder=runners["encoder"], decoder=runners["decoder"],
                    max_batch=max_batch, precision=precision, cuda=options if on_gpu else None,
-                   prior=prior)
+                   priors=priors)
 
     # -- facts
 
@@ -192,6 +194,21 @@ class VAE:
     def conditional(self) -> bool:
         """Whether encode/decode/sample need ``labels`` (class indices into :attr:`class_names`)."""
         return bool(self.class_names)
+
+    @property
+    def priors(self) -> tuple[str, ...]:
+        """The priors :meth:`sample` draws from: ``"normal"`` (N(0, I)) and the exported one, if any."""
+        return self._priors.names
+
+    @property
+    def default_prior(self) -> str:
+        """The prior :meth:`sample` uses unless told: the exported one, else ``"normal"``."""
+        return self._priors.default
+
+    @property
+    def prior_record(self) -> PriorRecord:
+        """``vaekit.json["prior"]``: the exported prior's name, size, and what it was fitted on."""
+        return self._priors.record
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -281,24 +298,34 @@ class VAE:
         return out
 
     def sample(self, n: int, *, seed: int | None = None, temperature: float = 1.0,
-               labels: Any = None, output: str = "numpy") -> Any:
-        """``n`` images decoded from z drawn from the prior: float32 [n, C, H, W] in [0, 1].
+               labels: Any = None, prior: str | None = None, output: str = "numpy") -> Any:
+        """``n`` images decoded from z drawn from a prior: float32 [n, C, H, W] in [0, 1].
 
-        The prior is N(0, I), or the learned mixture the export ships (``prior.npz``, a
-        VampPrior: a component is drawn uniformly, then z from its Gaussian).
-        ``seed``: an int in [0, 2**63 - 1] for repeatable samples (None: fresh ones).
-        ``temperature``: in [0, 100]; scales the prior's spread: 1.0 samples the prior, 0
-        decodes its mean (a mixture: the component means). ``labels``: a conditional model's
-        classes, one int per image or one for all.
+        ``prior``: a name from :attr:`priors`: ``"normal"`` (N(0, I)) or the prior the export
+        ships (``prior.onnx``: a Gaussian or mixture fitted to the training posteriors, or a
+        VampPrior's learned mixture); None: :attr:`default_prior`. z comes from the noise
+        ``eps`` [n, D] ~ N(0, I) times ``temperature`` and ``u`` [n] ~ U[0, 1) (the mixture
+        component), drawn in that order from ``numpy.random.default_rng(seed)``, so every prior
+        gets the same eps for a seed. ``seed``: an int in [0, 2**63 - 1] for repeatable samples
+        (None: fresh ones). ``temperature``: in [0, 100]; scales the noise: 1.0 samples the
+        prior, 0 decodes its mean (a mixture: the component means). ``labels``: a conditional
+        model's classes, one int per image or one for all.
         """
         check_output(output)
         n = check_int("n", n, 1, MAX_BATCH_LIMIT, " (how many images)")
         check_batch(n, self.max_batch)
         seed, temperature = check_seed(seed), check_temperature(temperature)
+        prior = self._priors.check_name(prior)
         y = coerce_labels(labels, n, self.class_names)
-        z = self.prior.draw(np.random.default_rng(seed), n, temperature)
+        z = self._priors.draw(np.random.default_rng(seed), n, temperature, prior)
         images = self._decoder.run(_with_label({"z": z}, y), output=output)[0]
         return images if output == "ortvalue" else check_decoded(images, z)
+
+    def prior_latents(self, eps: Any, u: Any, *, prior: str | None = None) -> np.ndarray:
+        """z float32 [N, D] for given noise: ``eps`` [N, D] (N(0, I) draws, times a temperature)
+        and ``u`` [N] in [0, 1), through ``prior`` (a name from :attr:`priors`; None: the
+        default). What :meth:`sample` decodes, for noise drawn elsewhere (a browser, Node)."""
+        return self._priors.latents(np.asarray(eps), np.asarray(u), prior)
 
     def interpolate(self, a: Any, b: Any, steps: int = 8, *, method: str = "linear",
                     label: int | None = None) -> np.ndarray:

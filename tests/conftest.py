@@ -20,7 +20,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from support import tiny_checkpoint, write_fake_mnist  # noqa: E402  (after the sys.path line)
+from support import prior_exports, tiny_checkpoint, write_fake_mnist  # noqa: E402  (after the sys.path line)
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,19 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     ckpt = tiny_checkpoint(base / "ckpt", write_fake_mnist(base / "data", train=16, test=80))
     export_checkpoint(ckpt, fp16=True, int8=True, progress=False)
     return ckpt
+
+
+@pytest.fixture(scope="session")
+def priors_exported(tiny_mnist_root) -> dict[str, Path]:
+    """Export folders of tiny models, one per prior kind (``support.PRIOR_KINDS``: normal,
+    gaussian, gmm, vamp), under ``test-artifacts/priors/`` so that the static site of the
+    browser test serves them; removed at the end of the session (~1 min to build)."""
+    import shutil
+
+    folder = REPO / "test-artifacts" / "priors"
+    shutil.rmtree(folder, ignore_errors=True)
+    yield prior_exports(folder, tiny_mnist_root)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

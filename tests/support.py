@@ -168,3 +168,37 @@ def checkpoint_epochs(folder: Path) -> dict[str, int]:
         "metrics.json": json.loads((folder / "metrics.json").read_text())["epochs"],
         "metrics.csv": len(rows),
     }
+
+
+#: the prior kinds every client is tested on: N(0, I), two fitted samplers, a learned mixture
+PRIOR_KINDS = ("normal", "gaussian", "gmm", "vamp")
+
+
+def prior_exports(folder: Path, data_root: Path) -> dict[str, Path]:
+    """An export folder per :data:`PRIOR_KINDS` entry, of tiny models with 3-D latents.
+
+    ``normal``, ``gaussian`` and ``gmm`` are one ``tiny_checkpoint`` (``latent_dim=3``) with a
+    Gaussian and a 3-component mixture fitted to its training posteriors (seed 0), exported with
+    ``--prior`` each; ``vamp`` is a VampPrior model (5 components) exported as is. No variants,
+    no examples.
+    """
+    import torch
+    from vaekit.export import export_checkpoint
+    from vaekit.train import DataConfig, VampConfig, build_model, save_checkpoint
+    from vaekit.train.fit_prior import fit_prior
+    from vaekit.train.samplers import build_sampler
+
+    ckpt = tiny_checkpoint(folder / "ckpt", data_root, latent_dim=3)
+    for name, options in (("gaussian", {}), ("gmm", {"components": 3})):
+        fit_prior(ckpt, build_sampler(name, options), seed=0).save(ckpt)
+    out = {}
+    for name in ("normal", "gaussian", "gmm"):
+        export_checkpoint(ckpt, out=folder / name, examples=0, progress=False, prior=name)
+        out[name] = folder / name
+    torch.manual_seed(0)
+    vamp = save_checkpoint(folder / "vamp-ckpt", build_model(VampConfig(dim=8, dim_mults=(1, 2), latent_dim=3,
+                                                                         components=5)),
+                           data=DataConfig(dataset="mnist", data_root=str(data_root)))
+    export_checkpoint(vamp, out=folder / "vamp", examples=0, progress=False)
+    out["vamp"] = folder / "vamp"
+    return out

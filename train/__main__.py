@@ -22,6 +22,7 @@ from .blocks import NORMS
 from .config import MODEL_CONFIGS, PRESETS, DataConfig, TrainConfig, VAEConfig
 from .limits import check_memory, check_threads, images_per_step
 from .objective import LIKELIHOODS
+from .samplers import sampler_names
 from .schedule import LR_SCHEDULES
 
 # every choice list is read from its registry
@@ -134,6 +135,10 @@ def build_parser(model_cls: type[VAEConfig]) -> argparse.ArgumentParser:
                    help="VAE variant (default: vae); --model NAME --help lists its own flags")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads, at most the CPUs this process may use (0: all of them)")
+    p.add_argument("--fit-prior", nargs="+", default=[], metavar="SAMPLER", choices=sampler_names(),
+                   help=f"after training, fit these ex-post priors ({', '.join(sampler_names())}) to the "
+                        f"training posteriors, with their default options and seed 0: the same as "
+                        f"`python -m vaekit.train.fit_prior OUT --sampler SAMPLER` for each")
     _add_fields(p.add_argument_group("model"), model_cls, defaults_none=True)
     _add_fields(p.add_argument_group("data"), DataConfig, defaults_none=False)
     _add_fields(p.add_argument_group("training"), TrainConfig, defaults_none=False)
@@ -221,12 +226,24 @@ def main(argv: list[str] | None = None) -> int:
     model, data, train_cfg, args = parse(argv)
     out = train_cfg.out
     try:
-        return _run(model, data, train_cfg, args.threads)
+        code = _run(model, data, train_cfg, args.threads)
+        if code == 0 and args.fit_prior and os.environ.get("RANK", "0") == "0":
+            code = _fit_priors(out, args.fit_prior)
+        return code
     except KeyboardInterrupt:
         from .runfolder import saved_state
 
         print(f"\ninterrupted: {saved_state(Path(out))}", file=sys.stderr)
         return 130
+
+
+def _fit_priors(out: str, names: list[str]) -> int:
+    """Fit each named sampler to the finished run (one line each; 2 if one fails)."""
+    from .fit_prior import run
+    from .samplers import build_sampler
+
+    codes = [run(out, build_sampler(name, {}), progress=False) for name in dict.fromkeys(names)]
+    return max(codes)
 
 
 def _run(model: VAEConfig, data: DataConfig, train_cfg: TrainConfig, threads: int) -> int:

@@ -27,6 +27,8 @@ from vaekit.format import atomic_write_bytes
 RECONSTRUCTIONS = "reconstructions.png"
 INTERPOLATIONS = "interpolations.png"
 SAMPLES = "samples.png"
+#: a model that ships a fitted or learned prior: N(0, I) samples beside the shipped prior's
+SAMPLES_VS_NORMAL = "samples_vs_normal.png"
 LATENT_DISTRIBUTION = "latent_space_distribution.png"
 LATENT_SPACE = "latent_space.png"
 LATENT_MANIFOLD = "latent_manifold.png"
@@ -152,6 +154,27 @@ def sample_grid(decode: Decode, latent_dim: int, *, rows: int = 8, columns: int 
     """``rows x columns`` decoded prior samples as a grid (seeded)."""
     z = sample_latents(rows * columns, latent_dim, seed=seed, temperature=temperature)
     return image_grid(decode(z), columns)
+
+
+def side_by_side_figure(grids: list[np.ndarray], titles: list[str], *, dpi: int = 100):
+    """Image grids ``[H, W, 3]`` side by side, each under its title, at one pixel per pixel
+    (a 64 x 64 picture stays 64 x 64 pixels)."""
+    from matplotlib.figure import Figure
+
+    if len(grids) != len(titles) or not grids:
+        raise ValueError(f"need one title per grid, got {len(grids)} grids and {len(titles)} titles")
+    gap, head = 16, 28
+    height = max(g.shape[0] for g in grids) + head
+    width = sum(g.shape[1] for g in grids) + gap * (len(grids) + 1)
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    left = gap
+    for grid, title in zip(grids, titles):
+        ax = fig.add_axes((left / width, 0, grid.shape[1] / width, grid.shape[0] / height))
+        ax.imshow(np.clip(grid, 0, 1), interpolation="nearest")
+        ax.set_axis_off()
+        fig.text((left + grid.shape[1] / 2) / width, 1 - 4 / height, title, ha="center", va="top", fontsize=10)
+        left += grid.shape[1] + gap
+    return fig
 
 
 def manifold_latents(n: int = 20) -> np.ndarray:

@@ -1,17 +1,22 @@
 // vaekit in the browser: vaekit.json + decoder.onnx -> pictures, decoded client-side.
 //
-// The page reads the model's shape (C, H, W, latent_dim, num_classes) from vaekit.json
-// (onnxruntime-web cannot read graph metadata), creates one onnxruntime-web session, and
-// decodes every sample and every drag of the 2-D point locally: after the page and the graph
+// The page reads the model's shape (C, H, W, latent_dim, num_classes) and its prior from
+// vaekit.json (onnxruntime-web cannot read graph metadata), creates one onnxruntime-web session
+// for the decoder (and one for prior.onnx when the export ships a fitted or learned prior), and
+// decodes every sample and every drag of the 2-D point locally: after the page and the graphs
 // have loaded, no request leaves the browser.
 //
-// window.vaekit (for scripts and tests): ready (a Promise), contract, provider, models (the
-// list the demo serves, or null), scatter (the 2-D pad's test images: means, labels, names),
+// window.vaekit (for scripts and tests): ready (a Promise), contract, provider, priors (names),
+// models (the list the demo serves, or null), scatter (the 2-D pad's test images: means,
+// labels, names),
 // decode(z, n, labels?) -> Promise<Float32Array> (images [n, C, H, W] in [0, 1]),
-// sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn).
+// priorLatents(eps, u, n, prior) -> Promise<Float32Array> (z [n, D]),
+// sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn),
+// lastNoise ({eps, u, prior}: the noise of the last sample).
 
 import { decoderFile, loadModelList, showModelList, showPickers } from "./models.js";
-import { normals } from "./normals.js";
+import { normals, uniforms } from "./normals.js";
+import { NORMAL, checkedPriorBytes, priorLatents, priorNames } from "./prior.js";
 import { fillLegend, loadScatter, paintPad } from "./scatter.js";
 
 const params = new URLSearchParams(location.search);
@@ -20,7 +25,8 @@ const PAD_RANGE = 3; // the 2-D pad spans [-3, 3] x [-3, 3]
 const GAP = 2; // pixels between tiles of the sample grid
 const ZOOM = 4;
 
-const api = { contract: null, provider: null, session: null, lastZ: null, models: null, scatter: null };
+const api = { contract: null, provider: null, session: null, priorSession: null, priors: [NORMAL],
+              lastZ: null, lastNoise: null, models: null, scatter: null };
 window.vaekit = api;
 
 function setStatus(text, isError = false) {
@@ -101,21 +107,64 @@ function intInput(id, lo, hi) {
   return v;
 }
 
+// z for noise under the prior `name` (one run at a time, queued with the decodes)
+api.priorLatents = function (eps, u, n, name) {
+  const { D } = shape();
+  if (!api.priors.includes(name)) throw new Error(`unknown prior ${name}: this model has ${api.priors.join(", ")}`);
+  const run = running.then(() => priorLatents(ort, api.priorSession, name, eps, u, n, D));
+  running = run.catch(() => undefined);
+  return run;
+};
+
 api.sample = async function sample() {
   const { D } = shape();
   const seed = Math.floor(intInput("seed", 0, 2 ** 32 - 1));
   const n = Math.floor(intInput("count", 1, 64));
   const temperature = intInput("temperature", 0, 3);
-  const z = normals(seed, n * D).map((v) => v * temperature);
+  const prior = document.getElementById("prior").value || NORMAL;
+  const eps = normals(seed, n * D).map((v) => v * temperature);
+  const u = uniforms(seed, n);
   const label = Number(document.getElementById("label").value || 0);
   const t0 = performance.now();
+  const z = await api.priorLatents(eps, u, n, prior);
   const images = await api.decode(z, n, new Array(n).fill(label));
   const ms = performance.now() - t0;
   api.lastZ = Array.from(z);
+  api.lastNoise = { eps: Array.from(eps), u: Array.from(u), prior };
   draw(document.getElementById("samples"), images, n, Math.ceil(Math.sqrt(n)));
   document.getElementById("sample-timing").textContent =
-    `${n} samples (seed ${seed}) decoded in ${ms.toFixed(1)} ms on ${api.provider}`;
+    `${n} samples (seed ${seed}, prior ${prior}) drawn and decoded in ${ms.toFixed(1)} ms on ${api.provider}`;
 };
+
+async function sha256Hex(bytes) {
+  if (!globalThis.crypto?.subtle) {
+    console.warn("crypto.subtle is unavailable (not a secure context): the prior graph's sha256 is not checked");
+    return null;
+  }
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// the prior graph (when the export ships one) and the prior menu, defaulting to the export's
+async function loadPrior(base) {
+  const { names, fallback } = priorNames(api.contract);
+  if (fallback !== NORMAL) {
+    const file = api.contract.prior.file;
+    const response = await fetch(base + file);
+    if (!response.ok) {
+      throw new Error(`cannot read ${base}${file} (HTTP ${response.status}): this model samples from its ` +
+                      `${fallback} prior; re-export with \`python -m vaekit.export CHECKPOINT\` or copy the whole export folder`);
+    }
+    const bytes = await checkedPriorBytes(api.contract, new Uint8Array(await response.arrayBuffer()), sha256Hex);
+    api.priorSession = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  }
+  api.priors = names;
+  const wanted = params.get("prior") || fallback;
+  if (!names.includes(wanted)) throw new Error(`prior=${wanted}: this model has ${names.join(", ")}`);
+  const select = document.getElementById("prior");
+  for (const name of names) select.add(new Option(name === NORMAL ? "normal: N(0, I)" : name, name));
+  select.value = wanted;
+}
 
 // ----------------------------------------------------------------- the 2-D pad
 
@@ -212,9 +261,11 @@ async function start() {
     api.session = await ort.InferenceSession.create(base + file, { executionProviders: ["wasm"] });
     api.provider = "wasm (WebGPU failed)";
   }
+  await loadPrior(base);
   const { C, H, W, D, K } = shape();
   setStatus(`${api.contract.dataset}: ${file} (${C}x${H}x${W}, latent ${D}) loaded in ` +
-            `${(performance.now() - t0).toFixed(0)} ms with onnxruntime-web ${ort.env.versions?.web ?? ""} (${api.provider})`);
+            `${(performance.now() - t0).toFixed(0)} ms with onnxruntime-web ${ort.env.versions?.web ?? ""} (${api.provider}); ` +
+            `prior: ${api.priors.at(-1)}`);
 
   if (K) {
     const select = document.getElementById("label");

@@ -2,15 +2,21 @@
 // Decode a batch with a vaekit decoder.onnx in Node.js and write one PNG per image.
 //
 //   node decode.mjs FOLDER [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
-//                   [--out samples] [--z z.json] [--raw images.f32]
+//                   [--prior NAME] [--label K] [--out samples] [--z z.json] [--raw images.f32]
+//                   [--latents-out latents.json]
 //
 // FOLDER is an export folder holding vaekit.json and decoder.onnx, or a checkpoint folder
 // whose onnx/ subfolder is one (`python -m vaekit.export CHECKPOINT` writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
-// JavaScript API of onnxruntime cannot read a graph's metadata. z is drawn from N(0, I) with a
-// seeded generator (the same as the browser page's), or read from --z (a JSON array of n rows
-// of latent_dim numbers). --raw also writes the decoded float32 [n, C, H, W] values.
+// JavaScript API of onnxruntime cannot read a graph's metadata. z is drawn from the export's
+// prior: seeded noise (the same as the browser page's: eps ~ N(0, I) times --temperature, u ~
+// U[0, 1)) through prior.onnx when the export ships a fitted or learned prior (its sha256
+// checked against vaekit.json), or z = eps with --prior normal; or z is read from --z (a JSON
+// array of n rows of latent_dim numbers). A conditional model decodes class --label (default:
+// every class in turn). --raw also writes the decoded float32 [n, C, H, W] values;
+// --latents-out the prior's name, eps, u and z as JSON.
 // Needs only onnxruntime-node; PNGs are encoded with Node's own zlib.
 
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -18,13 +24,16 @@ import { deflateSync } from "node:zlib";
 
 import ort from "onnxruntime-node";
 
-// seeded N(0, I) draws, the same z for a seed as the browser page's
-import { normals } from "../../web/normals.js";
+// seeded noise, the same for a seed as the browser page's, and the prior graph that maps it to z
+import { normals, uniforms } from "../../web/normals.js";
+import { checkedPriorBytes, priorLatents, priorNames } from "../../web/prior.js";
 
 const USAGE = "usage: node decode.mjs FOLDER [--count N] [--seed S] [--temperature T] " +
-  "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
+  "[--precision fp32|fp16|int8] [--prior NAME] [--label K] [--out DIR] [--z FILE.json] [--raw FILE] " +
+  "[--latents-out FILE.json]";
 const MAX_COUNT = 4096; // the most images one run decodes (--count, or rows of --z)
-const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
+const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null,
+                  prior: null, label: null, "latents-out": null };
 
 function parseArgs(argv) {
   const args = { ...OPTIONS, folder: null };
@@ -138,8 +147,46 @@ function decoderFile(contract, precision) {
   return precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
 }
 
-function latents(args, n, d) {
-  if (args.z === null) return normals(args.seed, n * d).map((v) => v * args.temperature);
+// the prior's name (checked against the contract) and its session (null for N(0, I))
+async function openPrior(args, contract) {
+  const { names, fallback } = priorNames(contract);
+  const name = args.prior ?? fallback;
+  if (!names.includes(name)) fail(`--prior ${name}: this model has ${names.join(", ")}`);
+  if (name === "normal") return { name, session: null };
+  const path = join(args.folder, contract.prior.file);
+  if (!existsSync(path)) {
+    fail(`${path} is missing: this model samples from its ${name} prior; re-export with ` +
+         "`python -m vaekit.export CHECKPOINT` (or pass --prior normal)");
+  }
+  const digest = async (bytes) => createHash("sha256").update(bytes).digest("hex");
+  const bytes = await checkedPriorBytes(contract, new Uint8Array(readFileSync(path)), digest);
+  return { name, session: await ort.InferenceSession.create(bytes, { executionProviders: ["cpu"] }) };
+}
+
+// the class of each image: --label K, or every class in turn (null: an unconditional model)
+function labels(args, numClasses, n) {
+  if (!numClasses) {
+    if (args.label !== null) fail("--label: this model is not conditional (it takes no class)");
+    return null;
+  }
+  if (args.label === null) return BigInt64Array.from({ length: n }, (_, i) => BigInt(i % numClasses));
+  const k = Number(args.label);
+  if (!Number.isInteger(k) || k < 0 || k >= numClasses) {
+    fail(`--label must be a class index in 0..${numClasses - 1} (see class_names in vaekit.json), got ${args.label}`);
+  }
+  return new BigInt64Array(n).fill(BigInt(k));
+}
+
+async function latents(args, n, d, prior) {
+  if (args.z === null) {
+    const eps = normals(args.seed, n * d).map((v) => v * args.temperature);
+    const u = uniforms(args.seed, n);
+    const z = await priorLatents(ort, prior.session, prior.name, eps, u, n, d);
+    if (args["latents-out"] !== null) {
+      writeFileSync(args["latents-out"], JSON.stringify({ prior: prior.name, eps: Array.from(eps), u: Array.from(u), z: Array.from(z) }));
+    }
+    return z;
+  }
   const rows = readJson(args.z, "--z");
   // a string or null would become NaN in the Float32Array and decode to NaN pictures, silently
   const bad = (r) => !Array.isArray(r) || r.length !== d || r.some((v) => typeof v !== "number");
@@ -160,10 +207,12 @@ async function main() {
   const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });
   const loadMs = performance.now() - t0;
 
-  const z = latents(args, args.count, d);
+  const prior = await openPrior(args, contract);
+  const z = await latents(args, args.count, d, prior);
   const n = z.length / d;
   const feeds = { z: new ort.Tensor("float32", z, [n, d]) };
-  if (numClasses) feeds.label = new ort.Tensor("int64", new BigInt64Array(n), [n]); // class 0
+  const y = labels(args, numClasses, n);
+  if (y !== null) feeds.label = new ort.Tensor("int64", y, [n]);
   t0 = performance.now();
   const first = await session.run(feeds);
   const firstMs = performance.now() - t0;
@@ -179,7 +228,8 @@ async function main() {
     writeFileSync(join(args.out, `sample-${String(i).padStart(3, "0")}.png`), png(images.subarray(i * size, (i + 1) * size), c, h, w));
   }
   if (args.raw !== null) writeFileSync(args.raw, Buffer.from(images.buffer, images.byteOffset, images.byteLength));
-  console.log(`${contract.dataset}: ${file} on onnxruntime-node ${ort.env.versions?.node ?? ""} (cpu)`);
+  const source = args.z === null ? `prior ${prior.name}` : `z from ${args.z}`;
+  console.log(`${contract.dataset}: ${file} on onnxruntime-node ${ort.env.versions?.node ?? ""} (cpu), ${source}`);
   console.log(`session ${loadMs.toFixed(1)} ms, first decode ${firstMs.toFixed(2)} ms, ` +
               `decode of ${n} images ${runMs.toFixed(2)} ms (mean of ${repeats})`);
   console.log(`wrote ${n} PNGs (${c}x${h}x${w}) to ${args.out}`);

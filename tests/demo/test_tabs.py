@@ -23,6 +23,8 @@ class StandIn:
 
     folder = None
     providers = ["CPUExecutionProvider"]
+    priors = ("normal",)
+    default_prior = "normal"
 
     def __init__(self, **contract):
         self.metadata = {"channels": 1, "height": 28, "width": 28, "likelihood": "bernoulli",

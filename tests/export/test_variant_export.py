@@ -113,18 +113,22 @@ def test_runtime_refuses_bad_labels_before_running_a_graph(cvae, labels, match):
 def test_learned_prior_travels_with_the_export_and_sample_draws_from_it(vamp):
     folder, model = vamp
     contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
-    assert contract["prior"]["kind"] == "mixture" and contract["prior"]["components"] == 5
+    assert contract["prior"]["name"] == "vamp" and contract["prior"]["components"] == 5
+    assert contract["prior"]["source"] == "learned" and contract["prior"]["covariance"] == "diag"
     assert contract["num_classes"] == 0 and contract["decoder_inputs"] == ["z"]
     vae = VAE.load(folder, providers="cpu")
+    assert vae.priors == ("normal", "vamp") and vae.default_prior == "vamp"
     with torch.no_grad():
         means, logvars = (t.numpy() for t in model.prior_components())
-    np.testing.assert_allclose(vae.prior.means, means, atol=1e-6)
-    z = vae.prior.draw(np.random.default_rng(0), 4000, 1.0)
+    # u in the k-th fifth of [0, 1) picks component k; eps = 0 gives its mean, eps = 1 mean + std
+    u = (np.arange(5, dtype=np.float32) + 0.5) / 5
+    np.testing.assert_allclose(vae.prior_latents(np.zeros((5, 2)), u), means, atol=1e-6)
+    np.testing.assert_allclose(vae.prior_latents(np.ones((5, 2)), u), means + np.exp(0.5 * logvars), atol=1e-5)
+    rng = np.random.default_rng(0)
+    z = vae.prior_latents(rng.standard_normal((4000, 2)), rng.random(4000))
     # the mixture's mean, not N(0, I)'s zero (standard error about 1/sqrt(4000) of the spread)
     spread = np.sqrt(np.exp(logvars).mean(0) + means.var(0))
     assert np.all(np.abs(z.mean(0) - means.mean(0)) < 5 * spread / np.sqrt(4000))
-    at_zero = vae.prior.draw(np.random.default_rng(0), 50, 0.0)  # temperature 0: component means
-    assert all(any(np.allclose(row, m) for m in means) for row in at_zero)
     assert vae.sample(3, seed=1).shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="not conditional"):
         vae.sample(2, labels=1)
@@ -135,10 +139,10 @@ def test_a_replaced_prior_file_is_refused(vamp, tmp_path):
 
     folder = tmp_path / "onnx"
     shutil.copytree(vamp[0] / "onnx", folder)
-    with np.load(folder / "prior.npz") as f:
-        means, logvars = f["means"], f["logvars"]
-    np.savez(folder / "prior.npz", means=means + 1, logvars=logvars)
-    with pytest.raises(ValueError, match="prior.npz is corrupt or was replaced"):
+    data = bytearray((folder / "prior.onnx").read_bytes())
+    data[-20] ^= 1  # one bit of the graph
+    (folder / "prior.onnx").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="prior.onnx is corrupt or was replaced.*python -m vaekit.export"):
         VAE.load(folder, providers="cpu")
 
 
