@@ -155,11 +155,17 @@ def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, a
         data = DataConfig(**pick(DataConfig))
         train = TrainConfig(**pick(TrainConfig))
         _check_image_options(data.dataset, given)
-        model = model_cls(**{**PRESETS[data.dataset], **given})
+        model = model_cls(**{**preset_for(model_cls, data.dataset), **given})
         check_device_available(train.device)
     except ValueError as e:
         parser.error(str(e))
     return model, data, train, args
+
+
+def preset_for(model_cls: type[VAEConfig], dataset: str) -> dict[str, Any]:
+    """The dataset's preset without the keys ``model_cls`` derives itself (hvae: latent_dim)."""
+    derived = getattr(model_cls, "derived", ())
+    return {k: v for k, v in PRESETS[dataset].items() if k not in derived}
 
 
 def _check_image_options(dataset: str, given: dict[str, Any]) -> None:
