@@ -288,8 +288,8 @@ class TrainConfig:
         "help": "skip (and count) an update whose gradient norm is above this or not finite, "
                 "as VDVAE does (0: off; a non-finite loss then stops the run)"})
     ema: float = field(default=0.0, metadata={
-        "help": "keep an exponential moving average of the weights with this decay (e.g. 0.999) "
-                "and validate, save and export it (0: off)"})
+        "help": "keep an exponential moving average of the weights with this decay (e.g. 0.999; "
+                "lower over the first steps) and validate, save and export it (0: off)"})
 
     def __post_init__(self) -> None:
         if not self.out.strip():

@@ -14,7 +14,8 @@ the encoder and decoder in place.
 Stabilisers every model gets: gradient-norm clipping (``grad_clip``); with ``skip_threshold`` an
 update whose gradient norm is above it or not finite is skipped and counted (VDVAE), at the
 cost of one host read of the norm per step; with ``ema`` an exponential moving average of the
-weights is kept, validated, saved as the checkpoint's weights (so exported) and resumed exactly.
+weights is kept (its decay held lower over the first steps: :func:`~.schedule.ema_decay`),
+validated, saved as the checkpoint's weights (so exported) and resumed exactly.
 
 Started by ``torchrun --nproc-per-node N -m vaekit.train ...``, it trains data-parallel with
 DistributedDataParallel (NCCL on GPUs, gloo on CPU): each rank takes its share of every global
@@ -43,7 +44,7 @@ from .feed import DeviceFeed
 from .model import VAE, build_model, count_parameters
 from .objective import kl_warmup
 from .runfolder import RunFolderError, initial_weights, prepare_run  # noqa: F401  (RunFolderError: re-exported)
-from .schedule import lr_factor
+from .schedule import ema_decay, lr_factor
 
 
 def resolve_device(name: str, dist: Distributed | None = None) -> torch.device:
@@ -120,7 +121,7 @@ def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, step: int, total_steps
         group["lr"] = lr
 
 
-def _apply_update(s: _Setup, cfg: TrainConfig) -> bool:
+def _apply_update(s: _Setup, cfg: TrainConfig, step: int) -> bool:
     """Clip, then step the optimiser (and the EMA) unless the update is to be skipped.
 
     Returns whether it stepped. With ``skip_threshold`` > 0 the gradient norm (before clipping)
@@ -136,7 +137,7 @@ def _apply_update(s: _Setup, cfg: TrainConfig) -> bool:
     elif cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
     s.opt.step()
-    s.update_ema(cfg.ema)
+    s.update_ema(ema_decay(step, cfg.ema))
     return True
 
 
@@ -169,7 +170,7 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
         s.opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         _set_lr(s.opt, cfg, step, total_steps)
-        stepped = _apply_update(s, cfg)
+        stepped = _apply_update(s, cfg, step)
         step += 1
         bar.update()
         if not stepped:
