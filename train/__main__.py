@@ -78,6 +78,8 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
         )
         text = f.metadata.get("help") or HELP.get(f.name, "")  # a variant's own flags carry theirs
         shown = _shown_default(f) if defaults_none else f.default
+        if f.name in getattr(cls, "derived", ()):  # computed by the config, no preset applies
+            shown = ""
         if shown not in ("", MISSING):
             text = f"{text} (default: {shown})".strip()
         kw: dict[str, Any] = {"dest": f.name, "default": default, "help": text}
