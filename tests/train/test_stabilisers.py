@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from vaekit.train import VAE, VAEConfig, load_model
+from vaekit.train import VAE, HVAEConfig, VAEConfig, load_model
 from vaekit.train.config import DataConfig, TrainConfig
 from vaekit.train.loop import train
 
@@ -84,14 +84,17 @@ def test_ema_weights_differ_from_the_raw_ones_and_are_what_the_checkpoint_holds(
     assert any(not torch.equal(v, raw[k]) for k, v in saved.state_dict().items())
 
 
-def test_resume_with_ema_matches_an_uninterrupted_run(tiny_mnist_root, tmp_path):
+@pytest.mark.parametrize("config", [TINY, HVAEConfig(dim=8, latent_scales=(2, 1),
+                                                   latent_channels=(2, 1), kl_balance=True)],
+                         ids=["vae", "hvae"])
+def test_resume_with_ema_matches_an_uninterrupted_run(config, tiny_mnist_root, tmp_path):
     torch.set_num_threads(1)
-    common = dict(batch_size=64, seed=3, lr=2e-3, ema=0.8, skip_threshold=1e6)
+    common = dict(batch_size=64, seed=3, lr=2e-3, ema=0.8, skip_threshold=1e6, kl_warmup_steps=6)
     data = _data(tiny_mnist_root)
-    straight, hist_a = train(TINY, data, TrainConfig(out=str(tmp_path / "a"), epochs=2, **common),
+    straight, hist_a = train(config, data, TrainConfig(out=str(tmp_path / "a"), epochs=2, **common),
                              progress=False)
-    train(TINY, data, TrainConfig(out=str(tmp_path / "b"), epochs=1, **common), progress=False)
-    resumed, hist_b = train(TINY, data, TrainConfig(out=str(tmp_path / "b"), epochs=2, resume=True,
+    train(config, data, TrainConfig(out=str(tmp_path / "b"), epochs=1, **common), progress=False)
+    resumed, hist_b = train(config, data, TrainConfig(out=str(tmp_path / "b"), epochs=2, resume=True,
                                                     **common), progress=False)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
