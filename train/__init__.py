@@ -3,7 +3,7 @@
 Importing the package is cheap: each public name below is imported from its module the
 first time it is used (PEP 562), so ``vaekit.train.plots`` (figures from numpy arrays)
 loads without torch. ``from vaekit.train import build_model`` works as before; importing
-:mod:`vaekit.train.model` registers every variant (IWAE, CVAE, VampPrior) in ``MODELS``.
+:mod:`vaekit.train.model` registers every variant (IWAE, CVAE, VampPrior, HVAE) in ``MODELS``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _EXPORTS = {
     "BetaVAEConfig": "config",
     "CVAEConfig": "config",
     "DataConfig": "config",
+    "HVAEConfig": "config",
     "IWAEConfig": "config",
     "TrainConfig": "config",
     "VAEConfig": "config",
@@ -35,13 +36,14 @@ _EXPORTS = {
     "CVAE": "variants",
     "IWAE": "variants",
     "VampPrior": "variants",
+    "HVAE": "hvae",
 }
 
 __all__ = [
-    "CVAE", "IWAE", "MODELS", "MODEL_CONFIGS", "VAE", "BetaVAE", "BetaVAEConfig", "CVAEConfig",
-    "DataConfig", "Decoder", "DecoderMean", "Encoder", "IWAEConfig", "TrainConfig", "VAEConfig",
-    "VampConfig", "VampPrior", "build_model", "load_model", "model_config", "register",
-    "save_checkpoint",
+    "CVAE", "HVAE", "IWAE", "MODELS", "MODEL_CONFIGS", "VAE", "BetaVAE", "BetaVAEConfig",
+    "CVAEConfig", "DataConfig", "Decoder", "DecoderMean", "Encoder", "HVAEConfig", "IWAEConfig",
+    "TrainConfig", "VAEConfig", "VampConfig", "VampPrior", "build_model", "load_model",
+    "model_config", "register", "save_checkpoint",
 ]
 
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them
@@ -51,12 +53,14 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
         BetaVAEConfig,
         CVAEConfig,
         DataConfig,
+        HVAEConfig,
         IWAEConfig,
         TrainConfig,
         VAEConfig,
         VampConfig,
         model_config,
     )
+    from .hvae import HVAE
     from .model import MODELS, VAE, BetaVAE, Decoder, DecoderMean, Encoder, build_model, register
     from .variants import CVAE, IWAE, VampPrior
 

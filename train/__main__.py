@@ -81,6 +81,8 @@ def _add_fields(group: argparse._ArgumentGroup, cls: type, *, defaults_none: boo
         )
         text = f.metadata.get("help") or HELP.get(f.name, "")  # a variant's own flags carry theirs
         shown = _shown_default(f) if defaults_none else f.default
+        if f.name in getattr(cls, "derived", ()):  # computed by the config, no preset applies
+            shown = ""
         if shown not in ("", MISSING):
             text = f"{text} (default: {shown})".strip()
         kw: dict[str, Any] = {"dest": f.name, "default": default, "help": text}
@@ -161,13 +163,19 @@ def parse(argv: list[str] | None) -> tuple[VAEConfig, DataConfig, TrainConfig, a
         data = DataConfig(**pick(DataConfig))
         train = TrainConfig(**pick(TrainConfig))
         _check_image_options(data.dataset, given)
-        model = model_cls(**{**PRESETS[data.dataset], **given})
+        model = model_cls(**{**preset_for(model_cls, data.dataset), **given})
         check_threads(args.threads)
         check_device_available(train.device)
         check_step_memory(model, train)
     except ValueError as e:
         parser.error(str(e))
     return model, data, train, args
+
+
+def preset_for(model_cls: type[VAEConfig], dataset: str) -> dict[str, Any]:
+    """The dataset's preset without the keys ``model_cls`` derives itself (hvae: latent_dim)."""
+    derived = getattr(model_cls, "derived", ())
+    return {k: v for k, v in PRESETS[dataset].items() if k not in derived}
 
 
 def _check_image_options(dataset: str, given: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 * :class:`VAEConfig` rebuilds a model (architecture + likelihood); a variant's config
   subclasses it and registers with ``@model_config(name)`` (:class:`BetaVAEConfig`,
-  :class:`IWAEConfig`, :class:`CVAEConfig`, :class:`VampConfig`).
+  :class:`IWAEConfig`, :class:`CVAEConfig`, :class:`VampConfig`,
+  :class:`HVAEConfig`).
 * :class:`DataConfig` says where images come from and how they are framed.
 * :class:`TrainConfig` holds the optimisation schedule and the run folder.
 
@@ -167,6 +168,69 @@ class VampConfig(VAEConfig):
         "help": "learned pseudo-inputs (mixture components) of the prior", "min": 1})
 
 
+@model_config("hvae")
+@dataclass
+class HVAEConfig(VAEConfig):
+    """Hierarchical VAE with top-down inference (NVAE / VDVAE style) on the same U-Net.
+
+    Latent group ``i`` is ``latent_channels[i]`` feature maps at scale ``latent_scales[i]``
+    (``image_size / 2**scale`` pixels wide: scale 0 is the full image, ``len(dim_mults)`` the
+    bottleneck), listed top-down (scales never increase). ``latent_dim`` is derived: the size
+    of all groups together, which is what the exported graphs take.
+    """
+
+    #: keys the CLI must not take from a dataset preset (they are derived here)
+    derived: ClassVar[tuple[str, ...]] = ("latent_dim",)
+
+    latent_dim: int = field(default=0, metadata={
+        "help": "derived from --latent-scales and --latent-channels (leave it unset)"})
+    latent_scales: tuple[int, ...] = field(default=(2, 1), metadata={
+        "help": "scale of each latent group, top-down (image_size / 2**scale pixels wide; "
+                "0: full image, len(dim_mults): bottleneck)"})
+    latent_channels: tuple[int, ...] = field(default=(8, 4), metadata={
+        "help": "feature maps of each latent group (one entry per --latent-scales entry)"})
+    kl_balance: bool = field(default=False, metadata={
+        "help": "NVAE's KL balancing during the KL warm-up: a group's KL weight grows with its "
+                "KL per latent unit, so no group collapses early"})
+
+    def __post_init__(self) -> None:
+        self.latent_scales = tuple(int(s) for s in self.latent_scales)
+        self.latent_channels = tuple(int(c) for c in self.latent_channels)
+        stages = len(tuple(self.dim_mults))
+        if not self.latent_scales or len(self.latent_scales) != len(self.latent_channels):
+            raise ValueError(
+                f"latent_scales {list(self.latent_scales)} and latent_channels "
+                f"{list(self.latent_channels)} must list one entry per latent group, at least "
+                f"one (e.g. --latent-scales 2 1 --latent-channels 8 4)")
+        if min(self.latent_channels) < 1:
+            raise ValueError(f"latent_channels must be >= 1, got {list(self.latent_channels)} "
+                             f"(e.g. --latent-channels 8 4)")
+        bad = [s for s in self.latent_scales if not 0 <= s <= stages]
+        if bad:
+            raise ValueError(
+                f"latent scale(s) {bad} do not fit the U-Net: it halves the "
+                f"{self.image_size}x{self.image_size} image {stages} times (--dim-mults "
+                f"{' '.join(map(str, self.dim_mults))}), so each --latent-scales entry must be "
+                f"in 0..{stages}")
+        if list(self.latent_scales) != sorted(self.latent_scales, reverse=True):
+            raise ValueError(f"latent_scales must run top-down (coarse to fine, never "
+                             f"increasing), got {list(self.latent_scales)} (e.g. 2 2 1)")
+        total = sum(c * (self.image_size // 2**s) ** 2
+                    for s, c in zip(self.latent_scales, self.latent_channels))
+        if self.latent_dim not in (0, total):
+            raise ValueError(
+                f"latent_dim {self.latent_dim} does not match the latent groups, which hold "
+                f"{total} units: drop --latent-dim (it is derived from --latent-scales and "
+                f"--latent-channels)")
+        self.latent_dim = total
+        super().__post_init__()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["latent_scales"], d["latent_channels"] = list(self.latent_scales), list(self.latent_channels)
+        return d
+
+
 @dataclass
 class DataConfig:
     """Where the images come from and how they are framed (checked on construction)."""
@@ -220,6 +284,12 @@ class TrainConfig:
     log_every: int = 50  # read the logged terms back (and check them) every N steps
     overwrite: bool = False  # replace the checkpoint already in `out` (else it is refused)
     init_from: str = ""  # start from this checkpoint folder's weights (a fresh optimiser)
+    skip_threshold: float = field(default=0.0, metadata={
+        "help": "skip (and count) an update whose gradient norm is above this or not finite, "
+                "as VDVAE does (0: off; a non-finite loss then stops the run)"})
+    ema: float = field(default=0.0, metadata={
+        "help": "keep an exponential moving average of the weights with this decay (e.g. 0.999; "
+                "lower over the first steps) and validate, save and export it (0: off)"})
 
     def __post_init__(self) -> None:
         if not self.out.strip():
@@ -237,6 +307,10 @@ class TrainConfig:
                              f"(the last step's lr as a fraction of --lr, e.g. "
                              f"--final-lr-fraction 0.01)")
         _at_least(self, "grad_clip", 0, note="0: no clipping")
+        _at_least(self, "skip_threshold", 0, note="0: no skipping")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema} (the decay per step, e.g. "
+                             f"--ema 0.999; 0: off)")
         _at_least(self, "weight_decay", 0)
         _at_least(self, "seed", 0)
         if self.seed > SEED_MAX:

@@ -11,6 +11,12 @@ only every ``log_every`` steps (which is also where a non-finite loss is caught)
 trains under bf16 autocast in channels-last layout with a fused AdamW; ``compile=True`` compiles
 the encoder and decoder in place.
 
+Stabilisers every model gets: gradient-norm clipping (``grad_clip``); with ``skip_threshold`` an
+update whose gradient norm is above it or not finite is skipped and counted (VDVAE), at the
+cost of one host read of the norm per step; with ``ema`` an exponential moving average of the
+weights is kept (its decay held lower over the first steps: :func:`~.schedule.ema_decay`),
+validated, saved as the checkpoint's weights (so exported) and resumed exactly.
+
 Started by ``torchrun --nproc-per-node N -m vaekit.train ...``, it trains data-parallel with
 DistributedDataParallel (NCCL on GPUs, gloo on CPU): each rank takes its share of every global
 batch of ``batch_size`` images, and rank 0 alone validates and writes the checkpoint.
@@ -19,6 +25,7 @@ batch of ``batch_size`` images, and rank 0 alone validates and writes the checkp
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from pathlib import Path
@@ -37,7 +44,7 @@ from .feed import DeviceFeed
 from .model import VAE, build_model, count_parameters
 from .objective import kl_warmup
 from .runfolder import RunFolderError, initial_weights, prepare_run, saved_state  # noqa: F401  (RunFolderError: re-exported)
-from .schedule import lr_factor
+from .schedule import ema_decay, lr_factor
 
 
 def resolve_device(name: str, dist: Distributed | None = None) -> torch.device:
@@ -64,6 +71,9 @@ class _Setup:
         self.cuda = device.type == "cuda"
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # the average of the weights, made before any compile (a plain module): what is validated,
+        # saved and exported when --ema is on
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if cfg.ema else None
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay, fused=self.cuda or None)
         if cfg.compile:
@@ -73,6 +83,20 @@ class _Setup:
         self.step_module = dist.wrap(self.model, device)
         self.amp = (torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda
                     else contextlib.nullcontext())
+
+    @property
+    def kept(self) -> VAE:
+        """The weights a run validates, saves and exports: the EMA when it is on."""
+        return self.model if self.ema is None else self.ema
+
+    @torch.no_grad()
+    def update_ema(self, decay: float) -> None:
+        if self.ema is None:
+            return
+        for e, p in zip(self.ema.parameters(), self.model.parameters()):
+            e.lerp_(p, 1.0 - decay)
+        for e, b in zip(self.ema.buffers(), self.model.buffers()):
+            e.copy_(b)
 
     def restore(self, state: dict[str, Any], out: Path) -> tuple[int, int, list[dict[str, Any]]]:
         """Continue from ``out``'s resume state; one that does not fit this model is a
@@ -85,6 +109,8 @@ class _Setup:
                 f"--overwrite (nothing was changed)")
         try:
             self.model.load_state_dict(state["model"])
+            if self.ema is not None:  # a run that started without --ema averages from here on
+                self.ema.load_state_dict(state.get("ema", state["model"]))
             self.opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
             return int(state["epoch"]), int(state["step"]), list(state["history"])
@@ -108,9 +134,31 @@ def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, step: int, total_steps
         group["lr"] = lr
 
 
+def _apply_update(s: _Setup, cfg: TrainConfig, step: int) -> bool:
+    """Clip, then step the optimiser (and the EMA) unless the update is to be skipped.
+
+    Returns whether it stepped. With ``skip_threshold`` > 0 the gradient norm (before clipping)
+    is read back: a norm above it, or not finite, skips the update.
+    """
+    params = s.model.parameters()
+    if cfg.skip_threshold > 0:
+        norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or math.inf)
+        n = float(norm)
+        if not (math.isfinite(n) and n <= cfg.skip_threshold):
+            s.opt.zero_grad(set_to_none=True)
+            return False
+    elif cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    s.opt.step()
+    s.update_ema(ema_decay(step, cfg.ema))
+    return True
+
+
 def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step: int,
-                 dist: Distributed, progress: bool) -> tuple[int, dict[str, float], int, float]:
-    """One epoch; returns ``(step, mean logged terms, images seen by all ranks, seconds)``."""
+                 dist: Distributed, progress: bool
+                 ) -> tuple[int, dict[str, float], int, float, int]:
+    """One epoch; returns ``(step, mean logged terms, images seen by all ranks, seconds,
+    skipped updates)``. ``step`` counts batches, skipped ones included."""
     s.model.train()
     gen_seed = epoch_seed(cfg.seed, epoch)
     torch.manual_seed(gen_seed + 1 + dist.rank)  # reparameterisation noise: per rank
@@ -123,6 +171,7 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
     keys: list[str] = []
     acc = torch.float32 if feed.device.type == "mps" else torch.float64  # MPS has no float64
     seen = 0  # images this rank trained on: a host count, no kernel per step
+    skipped = window_skips = 0
     t0 = time.perf_counter()
     bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
                disable=not (progress and dist.is_main))
@@ -134,29 +183,39 @@ def _train_epoch(s: _Setup, feed: DeviceFeed, cfg: TrainConfig, epoch: int, step
         s.opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         _set_lr(s.opt, cfg, step, total_steps)
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
-        s.opt.step()
+        stepped = _apply_update(s, cfg, step)
         step += 1
+        bar.update()
+        if not stepped:
+            skipped += 1
+            window_skips += 1
+            if window_skips == cfg.log_every:
+                raise FloatingPointError(
+                    f"the {cfg.log_every} updates up to step {step} were all skipped (gradient "
+                    f"norm above --skip-threshold {cfg.skip_threshold} or not finite): lower --lr "
+                    f"(now {cfg.lr}) or raise --skip-threshold; the last finished epoch is saved "
+                    f"in {cfg.out}")
+            continue
+        window_skips = 0
         if sums is None:
             keys = list(terms)
             sums = torch.zeros(len(keys), dtype=acc, device=feed.device)
         sums += torch.stack([terms[k].detach().to(acc) for k in keys]) * len(x)
         seen += len(x)
-        bar.update()
         if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
             _check_finite(sums, keys, step, cfg)  # the one host sync every log_every steps
-            bar.set_postfix({k: f"{v:.4f}" for k, v in zip(keys, (sums / seen).tolist())
+            bar.set_postfix({k: f"{v:.4f}" for k, v in zip(keys, (sums / max(seen, 1)).tolist())
                              if k in ("loss", "kl")})
     bar.close()
     if sums is None:
-        return step, {}, 0, time.perf_counter() - t0
-    totals = dist.all_reduce_sum(torch.cat([sums, sums.new_tensor([seen])]))
+        return step, {}, 0, time.perf_counter() - t0, skipped
+    totals = dist.all_reduce_sum(torch.cat([sums, sums.new_tensor([seen, skipped])]))
     if s.cuda:
         torch.cuda.synchronize(feed.device)
     seconds = time.perf_counter() - t0
-    n = float(totals[-1])
-    return step, {k: float(v) / n for k, v in zip(keys, totals[:-1])}, int(n), seconds
+    n = float(totals[-2])
+    return (step, {k: float(v) / n for k, v in zip(keys, totals[:-2])}, int(n), seconds,
+            int(totals[-1]) // dist.world)
 
 
 def _check_finite(sums: torch.Tensor, keys: list[str], step: int, cfg: TrainConfig) -> None:
@@ -174,7 +233,9 @@ def train(
     model_config: VAEConfig, data_config: DataConfig, train_config: TrainConfig, *,
     progress: bool = True,
 ) -> tuple[VAE, list[dict[str, Any]]]:
-    """Train (or resume) and return the (unwrapped) model and its per-epoch history."""
+    """Train (or resume); return the (unwrapped) model and its per-epoch history.
+
+    With ``ema`` the model returned is the averaged one (what was validated and saved)."""
     cfg = train_config
     out = Path(cfg.out)
     with Distributed.from_env(cfg.device) as dist:
@@ -218,23 +279,26 @@ def train(
         for epoch in range(start_epoch, cfg.epochs):
             if cfg.max_steps and step >= cfg.max_steps:
                 break
-            step, means, seen, seconds = _train_epoch(s, feed, cfg, epoch, step, dist, progress)
+            step, means, seen, seconds, skipped = _train_epoch(s, feed, cfg, epoch, step, dist,
+                                                               progress)
             if dist.is_main:
-                row = _epoch_row(s.model, valid_data, cfg, device, epoch, step, means, seen,
-                                 seconds)
+                row = _epoch_row(s.kept, valid_data, cfg, device, epoch, step, means, seen,
+                                 seconds, skipped)
                 history.append(row)
                 if progress:
                     print(f"epoch {epoch + 1}: valid ELBO {row['valid_elbo_nats']:.2f} nats/image "
                           f"({row['valid_bits_per_dim']:.4f} bits/dim), "
-                          f"{row['images_per_second']:.0f} img/s")
+                          f"{row['images_per_second']:.0f} img/s"
+                          + (f", {skipped} updates skipped" if skipped else ""))
                 _save(s, out, data_config, cfg, history, n_params, len(train_data), device,
                       dist, epoch, step)
             dist.barrier()
-        return s.model, history
+        return s.kept, history
 
 
 def _epoch_row(model: VAE, valid_data, cfg: TrainConfig, device: torch.device, epoch: int,
-               step: int, means: dict[str, float], seen: int, seconds: float) -> dict[str, Any]:
+               step: int, means: dict[str, float], seen: int, seconds: float, skipped: int
+               ) -> dict[str, Any]:
     val = evaluate_elbo(model, valid_data, batch_size=cfg.eval_batch_size, seed=cfg.seed,
                         device=str(device))
     return {
@@ -246,6 +310,7 @@ def _epoch_row(model: VAE, valid_data, cfg: TrainConfig, device: torch.device, e
         "valid_kl_nats": val["kl_nats"],
         "epoch_seconds": round(seconds, 2),
         "images_per_second": round(seen / max(seconds, 1e-9), 1),
+        "skipped_steps": skipped,
     }
 
 
@@ -259,6 +324,8 @@ def _save(s: _Setup, out: Path, data_config: DataConfig, cfg: TrainConfig,
         "steps": step,
         "train_seconds": round(sum(r["epoch_seconds"] for r in history), 1),
         "device": dist.describe(device),
+        "skipped_steps": sum(r.get("skipped_steps", 0) for r in history),
+        "ema": cfg.ema,
         "history": history,
     }
     resume = {
@@ -269,4 +336,6 @@ def _save(s: _Setup, out: Path, data_config: DataConfig, cfg: TrainConfig,
         "rng": torch.get_rng_state(),
         "history": history,
     }
-    save_checkpoint(out, s.model, data=data_config, train=cfg, metrics=metrics, resume=resume)
+    if s.ema is not None:
+        resume["ema"] = {k: v.detach().cpu() for k, v in s.ema.state_dict().items()}
+    save_checkpoint(out, s.kept, data=data_config, train=cfg, metrics=metrics, resume=resume)

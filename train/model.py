@@ -300,4 +300,5 @@ def count_parameters(module: nn.Module) -> int:
 # every variant registers itself in MODELS when this module loads, whichever vaekit.train
 # module (or public name of the package) a caller imports first: a checkpoint of any
 # model_type then loads (the variants import the names above, all defined by now)
+from . import hvae as _hvae  # noqa: E402, F401
 from . import variants as _variants  # noqa: E402, F401

@@ -39,7 +39,7 @@ from .config import (
 #: options that may change on --resume: they apply from the next epoch and are recorded
 APPLIES = {
     "train": ("epochs", "max_steps", "lr", "lr_schedule", "lr_warmup_steps", "final_lr_fraction",
-              "init_from", "weight_decay", "grad_clip", "kl_warmup_steps",
+              "init_from", "weight_decay", "grad_clip", "skip_threshold", "ema", "kl_warmup_steps",
               "device", "eval_batch_size", "compile", "log_every"),
     "data": ("data_root", "download"),
 }

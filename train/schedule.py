@@ -37,3 +37,13 @@ def lr_factor(step: int, *, schedule: str, total_steps: int, warmup_steps: int =
     decay_steps = max(total_steps - warmup_steps, 1)
     progress = min(max(step - warmup_steps, 0) / decay_steps, 1.0)
     return final_fraction + (1.0 - final_fraction) * LR_SCHEDULES[schedule](progress)
+
+
+def ema_decay(step: int, decay: float) -> float:
+    """The EMA decay used after optimiser step ``step`` (0-based): ``decay``, held lower early on.
+
+    ``min(decay, (1 + step) / (10 + step))`` (the warm-up of TensorFlow's
+    ``ExponentialMovingAverage``): the average spans about a tenth of the steps so far until
+    ``decay`` takes over, so it does not carry the initial weights through a short run.
+    """
+    return min(decay, (1 + step) / (10 + step))

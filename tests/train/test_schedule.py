@@ -1,7 +1,7 @@
 import math
 
 import pytest
-from vaekit.train.schedule import LR_SCHEDULES, lr_factor
+from vaekit.train.schedule import LR_SCHEDULES, ema_decay, lr_factor
 
 
 def test_constant_is_one_after_warmup():
@@ -30,3 +30,11 @@ def test_unknown_schedule_names_the_choices():
     with pytest.raises(ValueError, match="cosine"):
         lr_factor(0, schedule="cos", total_steps=10)
     assert {"constant", "cosine", "linear"} <= set(LR_SCHEDULES)
+
+
+def test_ema_decay_starts_low_grows_with_the_step_and_stops_at_the_decay_asked_for():
+    decays = [ema_decay(step, 0.999) for step in range(0, 20_000, 100)]
+    assert decays[0] == 0.1  # the first average is mostly the new weights
+    assert all(a <= b for a, b in zip(decays, decays[1:]))
+    assert decays[-1] == 0.999
+    assert ema_decay(50, 0.5) == 0.5

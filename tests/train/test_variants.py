@@ -9,6 +9,7 @@ from vaekit.train import (
     MODELS,
     BetaVAEConfig,
     CVAEConfig,
+    HVAEConfig,
     IWAEConfig,
     VAEConfig,
     VampConfig,
@@ -31,6 +32,7 @@ VARIANTS = {
     "iwae": IWAEConfig(**TINY, k=3),
     "cvae": CVAEConfig(**TINY, num_classes=10),
     "vamp": VampConfig(**TINY, components=8),
+    "hvae": HVAEConfig(dim=8, latent_scales=(2, 1), latent_channels=(2, 1)),
 }
 
 
@@ -184,7 +186,7 @@ def test_cli_adds_each_variants_own_flags():
         parse(["--model", "vae", "--k", "7"])  # another variant's flag is an error
 
 
-@pytest.mark.parametrize("name", ["iwae", "cvae", "vamp"])
+@pytest.mark.parametrize("name", ["iwae", "cvae", "vamp", "hvae"])
 def test_variant_trains_an_epoch_resumes_and_reloads(name, tiny_mnist_root, tmp_path):
     torch.set_num_threads(1)
     config = VARIANTS[name]
