@@ -6,6 +6,7 @@ writes, for a checkpoint named NAME::
 
     REPO/NAME_encoder/config.pbtxt    REPO/NAME_encoder/1/model.onnx
     REPO/NAME_decoder/config.pbtxt    REPO/NAME_decoder/1/model.onnx
+    REPO/NAME_decoder_fast/...        where the export ships a distilled decoder.fast.onnx
 
 Each ``config.pbtxt`` says ``platform: "onnxruntime_onnx"``, a ``max_batch_size``, dynamic
 batching, and the inputs and outputs with their dims (without the batch axis ``N``, which
@@ -28,6 +29,7 @@ from vaekit.format import (
     PRECISIONS,
     atomic_write_bytes,
     atomic_write_text,
+    fast_decoder_file,
     graph_file,
 )
 from vaekit.runtime.contract import read_contract
@@ -97,7 +99,25 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
         atomic_write_text(folder / "config.pbtxt", text)
         folders.append(folder)
+    if contract.get("fast_decoder"):
+        folders.append(_write_fast(export_dir, repo, name, contract, config))
     return folders
+
+
+def _write_fast(export_dir: Path, repo: Path, name: str, contract: dict[str, Any],
+                config: TritonConfig) -> Path:
+    """``REPO/NAME_decoder_fast``: the distilled decoder, served like the decoder (same tensors)."""
+    source = export_dir / fast_decoder_file(config.precision)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} is missing: re-export with the student in CHECKPOINT/student "
+                                f"(`python -m vaekit.export CHECKPOINT"
+                                f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
+    model = onnx.load(str(source), load_external_data=False)
+    folder = repo / model_name(name, "decoder_fast")
+    text = config_pbtxt(folder.name, model, contract, "decoder", config)
+    atomic_write_bytes(folder / "1" / "model.onnx", source.read_bytes())
+    atomic_write_text(folder / "config.pbtxt", text.replace("# vaekit decoder", "# vaekit fast decoder", 1))
+    return folder
 
 
 def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:

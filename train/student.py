@@ -22,7 +22,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 UPSAMPLES = ("pixel_shuffle", "nearest")

@@ -176,6 +176,17 @@ function padEvents() {
 
 // ----------------------------------------------------------------- start
 
+// ?decoder=fast: the distilled decoder.fast.onnx (same inputs and outputs), where the export has one
+function decoderFile(contract, precision, decoder) {
+  if (!["full", "fast"].includes(decoder)) throw new Error(`decoder must be full or fast, got ${decoder}`);
+  const tag = precision === "fp32" ? "" : `.${precision}`;
+  if (decoder === "full") return `decoder${tag}.onnx`;
+  const fast = contract.fast_decoder;
+  if (!fast) throw new Error("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  return `decoder.fast${tag}.onnx`;
+}
+
 async function start() {
   const model = params.get("model");
   if (!model) throw new Error("no model: open this page with ?model=URL of an export folder (holding vaekit.json and decoder.onnx)");
@@ -195,7 +206,7 @@ async function start() {
   const response = await fetch(base + "vaekit.json");
   if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
   api.contract = await response.json();
-  const file = precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
+  const file = decoderFile(api.contract, precision, params.get("decoder") || "full");
   const t0 = performance.now();
   try {
     api.session = await ort.InferenceSession.create(base + file, { executionProviders: [ep] });

@@ -2,13 +2,14 @@
 // Decode a batch with a vaekit decoder.onnx in Node.js and write one PNG per image.
 //
 //   node decode.mjs EXPORT_DIR [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
-//                   [--out samples] [--z z.json] [--raw images.f32]
+//                   [--out samples] [--z z.json] [--raw images.f32] [--decoder full|fast]
 //
 // EXPORT_DIR holds vaekit.json and decoder.onnx (`python -m vaekit.export CHECKPOINT`
 // writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
 // JavaScript API of onnxruntime cannot read a graph's metadata. z is drawn from N(0, I) with a
 // seeded generator (the same as the browser page's), or read from --z (a JSON array of n rows
 // of latent_dim numbers). --raw also writes the decoded float32 [n, C, H, W] values.
+// --decoder fast decodes with the distilled decoder.fast.onnx, where the export has one.
 // Needs only onnxruntime-node; PNGs are encoded with Node's own zlib.
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,9 +23,9 @@ import ort from "onnxruntime-node";
 import { normals } from "../../web/normals.js";
 
 const USAGE = "usage: node decode.mjs EXPORT_DIR [--count N] [--seed S] [--temperature T] " +
-  "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE]";
+  "[--precision fp32|fp16|int8] [--out DIR] [--z FILE.json] [--raw FILE] [--decoder full|fast]";
 const MAX_COUNT = 4096; // the most images one run decodes (--count, or rows of --z)
-const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null };
+const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null, decoder: "full" };
 
 function parseArgs(argv) {
   const args = { ...OPTIONS, folder: null };
@@ -54,6 +55,7 @@ function parseArgs(argv) {
   args.seed = number("seed", 0, 2 ** 32 - 1, true);
   args.temperature = number("temperature", 0, 10, false);
   if (!["fp32", "fp16", "int8"].includes(args.precision)) fail(`--precision must be fp32, fp16 or int8, got ${args.precision}`);
+  if (!["full", "fast"].includes(args.decoder)) fail(`--decoder must be full or fast, got ${args.decoder}`);
   return args;
 }
 
@@ -127,12 +129,22 @@ function latents(args, n, d) {
   return Float32Array.from(rows.flat());
 }
 
+// the graph to load: decoder[.fp16|.int8].onnx, or the distilled decoder.fast[...].onnx
+function decoderFile(contract, precision, decoder) {
+  const tag = precision === "fp32" ? "" : `.${precision}`;
+  if (decoder === "full") return `decoder${tag}.onnx`;
+  const fast = contract.fast_decoder;
+  if (!fast) fail("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) fail(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  return `decoder.fast${tag}.onnx`;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const contract = readJson(join(args.folder, "vaekit.json"), "the export contract");
   const { channels: c, height: h, width: w, latent_dim: d } = contract;
   const numClasses = contract.num_classes || 0;
-  const file = args.precision === "fp32" ? "decoder.onnx" : `decoder.${args.precision}.onnx`;
+  const file = decoderFile(contract, args.precision, args.decoder);
 
   let t0 = performance.now();
   const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });
