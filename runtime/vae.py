@@ -35,7 +35,7 @@ from .contract import (
     find_export_dir,
     read_contract,
 )
-from .fast import check_decoder_kind, open_fast_decoder
+from .fast import check_decoder_kind, fast_record, open_fast_decoder
 from .inputs import (
     MAX_BATCH_LIMIT,
     MAX_THREADS,
@@ -142,6 +142,8 @@ class VAE:
             raise ValueError(f"io_binding must be True, False or None (automatic), got {io_binding!r}")
         folder = find_export_dir(path)
         contract = read_contract(folder)
+        if decoder == "fast":
+            fast_record(folder, contract, precision)  # refused before any session opens
         prior = Prior.load(folder, contract)
         chosen, skipped = resolve_providers(providers)
         names = [provider_name(p) for p in chosen]
