@@ -254,6 +254,11 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
         out += [f"> `{cmd}`" for cmd in sorted(set(training))]
     out += ["", "## Targets", ""]
     out += [t.line for t in targets(rs, extras)]
+    if extras.get("fast_decoder"):  # distilled decoder.fast.onnx vs the teacher (benchmarks/fast_decoder.py)
+        from .fast_decoder import table
+
+        out += ["", "## Fast decoder (distilled) vs the model's decoder, ONNX Runtime CPU, interleaved", ""]
+        out += table(extras["fast_decoder"])
 
     out += ["", "## Models", ""]
     for name, info in models.items():

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     from vaekit.format import atomic_write_bytes, atomic_write_text
     from vaekit.runtime.contract import read_contract
 
-    from . import machine, report
+    from . import fast_decoder, machine, report
     from .backends import threads
     from .models import graph_bytes
 
@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         variants = read_contract(m["export_dir"]).get("variants", {})
         extras["psnr"][name] = {p: v["decoder_psnr_db_vs_fp32"] for p, v in variants.items()
                                 if "decoder_psnr_db_vs_fp32" in v}
+    print("      fast decoders (benchmarks/fast_decoder.py)", flush=True)
+    extras["fast_decoder"] = {f.parent.name: fast_decoder.measure(f, threads=n_threads, runs=500)
+                              for f in fast_decoder.fast_exports()}
     print("      training throughput (benchmarks/train_throughput.py)", flush=True)
     extras["train_throughput"] = train_throughput(out)
     extras["gpu"] = gpu_results(out)

@@ -332,19 +332,22 @@ class Handlers:
             )
         return m
 
-    def explore(self, model: str, z1: Any, z2: Any, label: Any = ANY_CLASS) -> Exploration:
+    def explore(self, model: str, z1: Any, z2: Any, label: Any = ANY_CLASS,
+                fast: Any = True) -> Exploration:
         """Decode the point (z1, z2); a conditional model with its first class unless
-        another is chosen."""
+        another is chosen. ``fast``: with the distilled fast decoder where the model ships one."""
         m = self.explorer_model(model)
         lim = 10.0 * m.limit
         z1 = float_arg(z1, "z1", -lim, lim)
         z2 = float_arg(z2, "z2", -lim, lim)
         cond = self.conditioning(m, label, fallback=0)
         t0 = time.perf_counter()
-        image = m.vae.decode(np.array([[z1, z2]], dtype=np.float32), **cond)
+        vae = m.decoder(bool(fast))
+        image = vae.decode(np.array([[z1, z2]], dtype=np.float32), **cond)
         dt = time.perf_counter() - t0
         what = f", class {m.facts.class_name(cond['labels'])}" if cond else ""
-        text = f"z = ({z1:.2f}, {z2:.2f}){what}: decode {ms(dt)} on {m.provider}"
+        which = " (fast decoder)" if vae is not m.vae else ""
+        text = f"z = ({z1:.2f}, {z2:.2f}){what}: decode {ms(dt)}{which} on {m.provider}"
         return Exploration(m.scatter.marked(z1, z2), display.to_display(image[0], scale=m.scale * 2), text)
 
     def click_plot(self, model: str, x: float, y: float) -> tuple[float, float]:

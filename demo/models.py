@@ -24,6 +24,7 @@ from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
 
 from . import display, framing
 from .facts import ModelFacts
+from .fast import fast_twin
 
 log = logging.getLogger("vaekit.demo")
 
@@ -116,6 +117,7 @@ class DemoModel:
     folder: Path | None = None
     examples: BuiltinExamples | None = None
     warning: str | None = None  # why the examples are missing, when they were damaged
+    fast: Any = None  # the same export's VAE with decoder="fast" (decoder.fast.onnx), if it ships one
     facts: ModelFacts = field(init=False)
     spec: framing.InputSpec = field(init=False)
     curated: list[int] = field(init=False)
@@ -169,6 +171,8 @@ class DemoModel:
         )
         if self.facts.conditional:
             text += f"; conditional on {self.facts.num_classes} classes"
+        if self.fast is not None:
+            text += "; a distilled fast decoder (`decoder.fast.onnx`) for the latent explorer"
         text += f"\n\n{self.identity()}"
         if self.warning:
             text += f"\n\n⚠️ built-in examples skipped: {self.warning}"
@@ -192,6 +196,10 @@ class DemoModel:
             sha = str(self.vae.metadata.get("checkpoint_sha256", ""))[:12]
             parts.append(f"weights sha256 {sha}" if sha else "no test figures")
         return " · ".join(parts)
+
+    def decoder(self, fast: bool) -> Any:
+        """The VAE that decodes an interactive path: the fast one when asked for and shipped."""
+        return self.fast if fast and self.fast is not None else self.vae
 
     def choice_label(self) -> str:
         return f"{self.name} · {self.dataset} · z={self.latent_dim} · {self.provider}"
@@ -266,5 +274,6 @@ def wrap_models(models: dict[str, Any], *, rename: bool = False) -> dict[str, De
         while name in out:
             name, k = f"{base}-{k}", k + 1
         examples, warning = examples_of(m)
-        out[name] = DemoModel(name=name, vae=m, folder=folder, examples=examples, warning=warning)
+        out[name] = DemoModel(name=name, vae=m, folder=folder, examples=examples, warning=warning,
+                              fast=fast_twin(m)[0])
     return out

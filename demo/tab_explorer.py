@@ -3,7 +3,8 @@ as a scatter; two sliders (or a click on the plot) pick a point, which is decode
 
 For any other model the plot and sliders are hidden (a note says why), so nothing on the
 page looks usable and does nothing. API endpoint: ``explore`` (model, z1, z2, class of a
-conditional model: -1 for its first).
+conditional model: -1 for its first, fast decoder on/off). Where the export ships a distilled
+fast decoder, a "Fast decoder" switch (on by default) decodes the plane with it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ExplorerTab:
     plot: gr.Image
     z1: gr.Slider
     z2: gr.Slider
+    fast: gr.Checkbox
     decoded: gr.Image
     details: gr.Textbox
 
@@ -37,6 +39,7 @@ def view(m: DemoModel, ctx: Context) -> View:
             "plot": {"value": None},
             "z1": {"value": 0.0},
             "z2": {"value": 0.0},
+            "fast": {"value": False, "visible": False},
             "decoded": {"value": None},
             "details": {"value": ""},
         }
@@ -48,6 +51,7 @@ def view(m: DemoModel, ctx: Context) -> View:
         "plot": {"value": ctx.store(start.plot)},
         "z1": axis,
         "z2": dict(axis),
+        "fast": {"value": m.fast is not None, "visible": m.fast is not None},
         "decoded": {"value": ctx.store(start.decoded)},
         "details": {"value": start.details},
     }
@@ -65,31 +69,33 @@ def build(header: Header, ctx: Context, v: View) -> ExplorerTab:
             with gr.Column(scale=2):
                 z1 = gr.Slider(step=0.01, label="z1", elem_id="z1", **_axis(v["z1"]))
                 z2 = gr.Slider(step=0.01, label="z2", elem_id="z2", **_axis(v["z2"]))
+                fast = gr.Checkbox(label="Fast decoder (distilled decoder.fast.onnx)", elem_id="explorer-fast",
+                                   interactive=True, **v["fast"])
                 decoded = shown_image("Decoded", "explorer-output", height=260, **v["decoded"])
                 details = gr.Textbox(label="Timing", interactive=False, elem_id="explorer-details",
                                      **v["details"])
                 api_button = gr.Button(visible=False)
-    tab = ExplorerTab(note, panel, plot, z1, z2, decoded, details)
+    tab = ExplorerTab(note, panel, plot, z1, z2, fast, decoded, details)
     outs = [plot, decoded, details]
 
-    def shown(model, a, b, label=ANY_CLASS):
-        r = h.explore(model, a, b, label)
+    def shown(model, a, b, label=ANY_CLASS, quick=True):
+        r = h.explore(model, a, b, label, quick)
         return {plot: ctx.store(r.plot), decoded: ctx.store(r.decoded), details: r.details}
 
-    def live(model, a, b, label=ANY_CLASS):
+    def live(model, a, b, label=ANY_CLASS, quick=True):
         """Slider events (a drag, a typed value, a plot click, a model switch): nothing to do
         for a model without a plane (its panel is hidden)."""
         m = h.model(model)
         if not (m.plottable and m.scatter is not None):
             return {c: gr.skip() for c in outs}  # (an empty dict would be read as one value)
-        return shown(model, a, b, label)
+        return shown(model, a, b, label, quick)
 
     def click(model, evt: gr.SelectData):
         a, b = h.click_plot(model, *evt.index)
         return {z1: a, z2: b}
 
-    point = [header.model, z1, z2, header.label]
-    for event in (z1.change, z2.change, header.label.change):
+    point = [header.model, z1, z2, header.label, fast]
+    for event in (z1.change, z2.change, header.label.change, fast.change):
         event(readable(live), point, outs, api_visibility="private", trigger_mode="always_last")
     # the API twin, strict: a model without a plane is a readable error
     api_button.click(readable(shown), point, outs, api_name="explore")

@@ -48,8 +48,10 @@ from vaekit.train.checkpoint import (
 from vaekit.train.config import DataConfig, dump_json
 from vaekit.train.data import PRESENTATION, ImageSplit, presentation
 from vaekit.train.model import VAE
+from vaekit.train.student_folder import has_student
 
 from .destinations import check_destination
+from .fast_decoder import export_fast_decoder, fast_entries
 from .freshness import default_out, fitted_prior_files
 from .graphs import OPSET, export_graph, graph_opset, quantize_int8
 from .onnx_checks import (
@@ -111,7 +113,8 @@ def export_checkpoint(
     check_destination(out, "--out")  # a read-only parent: refused before any work
     n_examples = default_examples(model_cfg.latent_dim) if examples is None else examples
     variants = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
-    stages = ["test images", "encoder", "decoder", "parity", *variants, "write"]
+    fast = ["fast decoder"] if has_student(checkpoint) else []
+    stages = ["test images", "encoder", "decoder", "parity", *variants, *fast, "write"]
     bar = tqdm(stages, desc=f"export {checkpoint.name}", disable=not progress, leave=False)
 
     def stage(name: str) -> None:
@@ -155,7 +158,7 @@ def export_checkpoint(
         bar.update()
 
         contract["variants"] = {}
-        if variants:
+        if variants or fast:
             latents = _psnr_latents(tmp, model, test, graph_ins)
             ref_images = build_session(tmp / graph_file("decoder")).run(None, latents)[0]
         for precision in variants:
@@ -163,6 +166,11 @@ def export_checkpoint(
             contract["variants"][precision] = _variant(
                 precision, tmp, contract, encoder, decoder, inputs, reference, latents, ref_images, test
             )
+            bar.update()
+        if fast:  # a distilled student (python -m vaekit.train.distill) ships as decoder.fast.onnx
+            stage("fast decoder")
+            contract["fast_decoder"] = export_fast_decoder(tmp, checkpoint, model, contract,
+                                                           latents=latents, variants=variants)
             bar.update()
 
         stage("write")
@@ -511,6 +519,7 @@ def _requires(folder: Path, contract: dict[str, Any]) -> dict[str, Any]:
     """What a client needs to load every graph written: highest IR version, opsets, ONNX Runtime."""
     entries = [contract[g] for g in ("encoder", "decoder")]
     entries += [v[g] for v in contract["variants"].values() for g in ("encoder", "decoder")]
+    entries += fast_entries(contract)
     needs = [required_versions(onnx.load(str(folder / e["file"]), load_external_data=False)) for e in entries]
     opsets: dict[str, int] = {}
     for n in needs:

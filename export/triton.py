@@ -10,6 +10,7 @@ writes, for a checkpoint named NAME::
 
 ``NAME_prior`` maps noise to latents (eps float32 [N, D] times the temperature, u float32
 [N] uniform in [0, 1) -> z), so a client samples with two calls: prior, then decoder.
+    REPO/NAME_decoder_fast/...        where the export ships a distilled decoder.fast.onnx
 
 Each ``config.pbtxt`` says ``platform: "onnxruntime_onnx"``, a ``max_batch_size``, dynamic
 batching, and the inputs and outputs with their dims (without the batch axis ``N``, which
@@ -38,6 +39,7 @@ from vaekit.format import (
     PriorRecord,
     atomic_write_bytes,
     atomic_write_text,
+    fast_decoder_file,
     graph_file,
 )
 from vaekit.runtime.contract import read_contract
@@ -115,6 +117,8 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         entry = {"inputs": {n: shapes[n] for n in PRIOR_INPUTS}, "outputs": {n: shapes[n] for n in PRIOR_OUTPUTS}}
         texts["prior"] = (source, config_pbtxt(model_name(name, "prior"), model, {**contract, "prior": entry},
                                                "prior", replace(config, precision="fp32")))
+    if contract.get("fast_decoder"):
+        texts["decoder_fast"] = _fast_text(export_dir, name, contract, config)
     repo.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:  # every model folder is written in full before any replaces its old one
@@ -132,6 +136,19 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         for stage, _ in staged:
             shutil.rmtree(stage, ignore_errors=True)
     return [folder for _, folder in staged]
+
+
+def _fast_text(export_dir: Path, name: str, contract: dict[str, Any],
+               config: TritonConfig) -> tuple[Path, str]:
+    """``NAME_decoder_fast``'s graph and config: the distilled decoder, served like the decoder."""
+    source = export_dir / fast_decoder_file(config.precision)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} is missing: re-export with the student in CHECKPOINT/student "
+                                f"(`python -m vaekit.export CHECKPOINT"
+                                f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
+    model = onnx.load(str(source), load_external_data=False)
+    text = config_pbtxt(model_name(name, "decoder_fast"), model, contract, "decoder", config)
+    return source, text.replace("# vaekit decoder", "# vaekit fast decoder", 1)
 
 
 def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:

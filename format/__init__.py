@@ -36,6 +36,7 @@ from .files import atomic_write_bytes, atomic_write_text, sha256_file
 from .names import (
     CONFIG,
     CONTRACT_FILE,
+    DECODER_KINDS,
     EXAMPLES_FILE,
     GRAPHS,
     METRICS,
@@ -44,18 +45,21 @@ from .names import (
     PRIOR_FILE,
     PRIORS_SUBFOLDER,
     RESUME,
+    STUDENT_SUBFOLDER,
     WEIGHTS,
+    fast_decoder_file,
     graph_file,
     graph_files,
 )
 from .prior import NORMAL, PRIOR_INPUTS, PRIOR_OUTPUTS, PRIOR_SOURCES, PriorRecord
 
 __all__ = [
-    "CONFIG", "CONTRACT_FILE", "CONTRACT_KEYS", "DECODER_INPUTS", "DECODER_OUTPUTS",
+    "CONFIG", "CONTRACT_FILE", "CONTRACT_KEYS", "DECODER_KINDS", "DECODER_INPUTS", "DECODER_OUTPUTS",
     "ENCODER_INPUTS", "ENCODER_OUTPUTS", "EXAMPLES_FILE", "FORMAT", "FORMAT_VERSION", "GRAPHS",
     "GRAPH_NAMES", "LABEL_INPUT", "METRICS", "NORMAL", "ONNX_SUBFOLDER", "PLOTTABLE_LATENT_DIM",
     "PRECISIONS", "PRIOR_FILE", "PRIOR_INPUTS", "PRIOR_OUTPUTS",
-    "PRIOR_SOURCES", "PRIORS_SUBFOLDER", "PriorRecord", "RESUME", "WEIGHTS", "atomic_write_bytes",
-    "atomic_write_text", "graph_file", "graph_files", "graph_inputs", "graph_shapes",
+    "PRIOR_SOURCES", "PRIORS_SUBFOLDER", "PriorRecord", "RESUME", "STUDENT_SUBFOLDER", "WEIGHTS",
+    "atomic_write_bytes", "atomic_write_text", "fast_decoder_file", "graph_file", "graph_files",
+    "graph_inputs", "graph_shapes",
     "image_shape", "latent_is_plottable", "metadata_props", "num_classes", "sha256_file",
 ]

@@ -17,6 +17,10 @@ An export folder (``python -m vaekit.export CHECKPOINT``, by default ``CHECKPOIN
                                  (images uint8 [N, C, H, W], labels int64 [N], classes str [K])
     *.fp16.onnx, *.int8.onnx     optional half-precision / quantised copies
     prior.onnx                   optional: the prior graph, noise -> z (:mod:`vaekit.format.prior`)
+    decoder.fast.onnx            optional: a small distilled decoder (same contract as decoder.onnx)
+
+A distilled fast decoder (``python -m vaekit.train.distill CHECKPOINT``) lives in
+``CHECKPOINT/student/``: ``config.json``, ``model.safetensors``, ``metrics.json``, ``resume.pt``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ PRIOR_FILE = "prior.onnx"  # the prior graph: eps [N, D], u [N] -> z [N, D]
 GRAPHS = ("encoder", "decoder")
 PRECISIONS = ("fp32", "fp16", "int8")
 GRAPH_SUFFIX = ".onnx"
+STUDENT_SUBFOLDER = "student"  # a distilled fast decoder, inside its teacher's checkpoint folder
+#: the decoders an export can hold: the model's own ("full") and a distilled student ("fast")
+DECODER_KINDS = ("full", "fast")
 
 
 def graph_file(graph: str, precision: str = "fp32") -> str:
@@ -51,3 +58,8 @@ def graph_file(graph: str, precision: str = "fp32") -> str:
 def graph_files(precision: str = "fp32") -> tuple[str, ...]:
     """The file names of both graphs at ``precision``: ``("encoder.onnx", "decoder.onnx")``."""
     return tuple(graph_file(g, precision) for g in GRAPHS)
+
+
+def fast_decoder_file(precision: str = "fp32") -> str:
+    """``decoder.fast.onnx``, ``decoder.fast.fp16.onnx``, ``decoder.fast.int8.onnx``."""
+    return graph_file("decoder", precision).replace("decoder", "decoder.fast", 1)

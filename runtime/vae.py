@@ -39,6 +39,7 @@ from .contract import (
     read_contract,
     stale_export_problem,
 )
+from .fast import check_decoder_kind, fast_record, open_fast_decoder
 from .inputs import (
     MAX_BATCH_LIMIT,
     MAX_THREADS,
@@ -103,6 +104,7 @@ class VAE:
         self.cuda = cuda
         self._encoder = encoder
         self._decoder = decoder
+        self.decoder_kind = "full"
 
     # -- construction
 
@@ -117,6 +119,7 @@ class VAE:
         precision: str = "fp32",
         cuda: CudaOptions | None = None,
         io_binding: bool | None = None,
+        decoder: str = "full",
     ) -> VAE:
         """Open an export folder (or a checkpoint folder with an ``onnx/`` subfolder).
 
@@ -128,7 +131,10 @@ class VAE:
         ``cuda``: :class:`CudaOptions` (device, cuDNN algorithm search, TF32, CUDA graphs)
         for a CUDA session. ``io_binding``: feed the graphs through onnxruntime's I/O
         binding (None: on for CUDA, off for CPU, where plain ``run`` is fastest).
+        ``decoder``: ``"full"`` (the model's own ``decoder.onnx``) or ``"fast"`` (the
+        distilled ``decoder.fast.onnx``, where the export has one; see docs/fast-decoder.md).
         """
+        check_decoder_kind(decoder)
         if threads is not None:
             check_int("threads", threads, 1, MAX_THREADS, " or None (onnxruntime's default)")
         check_int("max_batch", max_batch, 1, MAX_BATCH_LIMIT)
@@ -143,6 +149,8 @@ class VAE:
         stale = stale_export_problem(folder, contract)
         if stale:
             warnings.warn(stale, UserWarning, stacklevel=2)
+        if decoder == "fast":
+            fast_record(folder, contract, precision)  # refused before any session opens
         priors = Priors.load(folder, contract)
         chosen, skipped = resolve_providers(providers)
         names = [provider_name(p) for p in chosen]
@@ -154,6 +162,9 @@ class VAE:
         if names[0] != CPU:
             preload_cuda_libraries()
         sessions = _open_sessions(folder, contract, precision, chosen, threads, options)
+        if decoder == "fast":
+            sessions["decoder"] = open_fast_decoder(folder, contract, precision, providers=chosen,
+                                                    threads=threads)
 
         used = sessions["decoder"].get_providers()
         if skipped:
@@ -175,9 +186,11 @@ class VAE:
             )
             for graph, session in sessions.items()
         }
-        return cls(folder=folder, metadata=contract, encoder=runners["encoder"], decoder=runners["decoder"],
-                   max_batch=max_batch, precision=precision, cuda=options if on_gpu else None,
-                   priors=priors)
+        vae = cls(folder=folder, metadata=contract, encoder=runners["encoder"], decoder=runners["decoder"],
+                  max_batch=max_batch, precision=precision, cuda=options if on_gpu else None,
+                  priors=priors)
+        vae.decoder_kind = decoder  # "full" or "fast": which decoder decode/sample run
+        return vae
 
     # -- facts
 
@@ -233,6 +246,7 @@ class VAE:
         m = self.metadata
         return (f"VAE({str(self.folder)!r}, image_shape={self.image_shape}, latent_dim="
                 f"{self.latent_dim}, dataset={m['dataset']!r}, precision={self.precision!r}, "
+                f"decoder={self.decoder_kind!r}, "
                 f"providers={self.providers})")
 
     # -- inference

@@ -20,7 +20,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from support import prior_exports, tiny_checkpoint, write_fake_mnist  # noqa: E402  (after the sys.path line)
+from support import prior_exports, tiny_checkpoint, tiny_student, write_fake_mnist  # noqa: E402  (after the sys.path line)
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +64,19 @@ def priors_exported(tiny_mnist_root) -> dict[str, Path]:
     shutil.rmtree(folder, ignore_errors=True)
     yield prior_exports(folder, tiny_mnist_root)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fast_ckpt(tmp_path_factory) -> Path:
+    """A tiny checkpoint with a distilled student (``tiny_student``, 4 steps), exported with
+    int8 copies: ``onnx/`` holds ``decoder.fast.onnx`` and ``decoder.fast.int8.onnx``."""
+    from vaekit.export import export_checkpoint
+
+    base = tmp_path_factory.mktemp("fast-export")
+    ckpt = tiny_checkpoint(base / "ckpt", write_fake_mnist(base / "data", train=32, test=300))
+    tiny_student(ckpt)
+    export_checkpoint(ckpt, int8=True, progress=False)
+    return ckpt
 
 
 @pytest.fixture(scope="session")

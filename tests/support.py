@@ -202,3 +202,18 @@ def prior_exports(folder: Path, data_root: Path) -> dict[str, Path]:
     export_checkpoint(vamp, out=folder / "vamp", examples=0, progress=False)
     out["vamp"] = folder / "vamp"
     return out
+
+
+#: a student small enough to distil in seconds on a tiny checkpoint (28x28, two x2 upsamplings)
+TINY_STUDENT = dict(widths=(8, 8), blocks=1, upsample="pixel_shuffle", activation="relu")
+
+
+def tiny_student(checkpoint: Path, *, steps: int = 4, seed: int = 0, resume: bool = False,
+                 overwrite: bool = False, **options) -> dict:
+    """Distil ``CHECKPOINT/student`` for ``steps`` steps of 8 latents; returns its metrics."""
+    from vaekit.train.distill_run import DistillConfig, distill
+
+    config = DistillConfig(steps=steps, batch_size=8, warmup_steps=0, seed=seed,
+                           save_every=max(1, steps // 2), **options)
+    return distill(checkpoint, student_config=dict(TINY_STUDENT), config=config, resume=resume,
+                   overwrite=overwrite, progress=False)

@@ -226,6 +226,19 @@ function padEvents() {
 
 // ----------------------------------------------------------------- start
 
+// ?decoder=fast: the distilled decoder.fast.onnx (same inputs and outputs), where the export has one
+// the decoder graph to load: a precision the model ships (decoderFile), full or fast
+function graphFile(contract, precision, decoder, name) {
+  if (!["full", "fast"].includes(decoder)) throw new Error(`decoder must be full or fast, got ${decoder}`);
+  const full = decoderFile(contract, precision, name);
+  const tag = precision === "fp32" ? "" : `.${precision}`;
+  if (decoder === "full") return full;
+  const fast = contract.fast_decoder;
+  if (!fast) throw new Error("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  return `decoder.fast${tag}.onnx`;
+}
+
 async function start() {
   const model = params.get("model");
   api.models = await loadModelList();
@@ -250,7 +263,8 @@ async function start() {
   if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
   api.contract = await response.json();
   showPickers({ list: api.models, model, contract: api.contract, precision });
-  const file = decoderFile(api.contract, precision, api.models?.find((m) => m.url === model)?.name ?? model);
+  const name = api.models?.find((m) => m.url === model)?.name ?? model;
+  const file = graphFile(api.contract, precision, params.get("decoder") || "full", name);
   const t0 = performance.now();
   try {
     api.session = await ort.InferenceSession.create(base + file, { executionProviders: [ep] });

@@ -3,7 +3,7 @@
 //
 //   node decode.mjs FOLDER [--count 16] [--seed 0] [--temperature 1] [--precision fp32]
 //                   [--prior NAME] [--label K] [--out samples] [--z z.json] [--raw images.f32]
-//                   [--latents-out latents.json]
+//                   [--latents-out latents.json] [--decoder full|fast]
 //
 // FOLDER is an export folder holding vaekit.json and decoder.onnx, or a checkpoint folder
 // whose onnx/ subfolder is one (`python -m vaekit.export CHECKPOINT` writes CHECKPOINT/onnx). The shape (C, H, W, latent_dim) comes from vaekit.json: the
@@ -14,6 +14,7 @@
 // array of n rows of latent_dim numbers). A conditional model decodes class --label (default:
 // every class in turn). --raw also writes the decoded float32 [n, C, H, W] values;
 // --latents-out the prior's name, eps, u and z as JSON.
+// --decoder fast decodes with the distilled decoder.fast.onnx, where the export has one.
 // Needs only onnxruntime-node; PNGs are encoded with Node's own zlib.
 
 import { createHash } from "node:crypto";
@@ -30,10 +31,10 @@ import { checkedPriorBytes, priorLatents, priorNames } from "../../web/prior.js"
 
 const USAGE = "usage: node decode.mjs FOLDER [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--prior NAME] [--label K] [--out DIR] [--z FILE.json] [--raw FILE] " +
-  "[--latents-out FILE.json]";
+  "[--latents-out FILE.json] [--decoder full|fast]";
 const MAX_COUNT = 4096; // the most images one run decodes (--count, or rows of --z)
 const OPTIONS = { count: "16", seed: "0", temperature: "1", precision: "fp32", out: "samples", z: null, raw: null,
-                  prior: null, label: null, "latents-out": null };
+                  prior: null, label: null, "latents-out": null, decoder: "full" };
 
 function parseArgs(argv) {
   const args = { ...OPTIONS, folder: null };
@@ -63,6 +64,7 @@ function parseArgs(argv) {
   args.seed = number("seed", 0, 2 ** 32 - 1, true);
   args.temperature = number("temperature", 0, 10, false);
   if (!["fp32", "fp16", "int8"].includes(args.precision)) fail(`--precision must be fp32, fp16 or int8, got ${args.precision}`);
+  if (!["full", "fast"].includes(args.decoder)) fail(`--decoder must be full or fast, got ${args.decoder}`);
   args.folder = exportFolder(args.folder);
   return args;
 }
@@ -137,16 +139,6 @@ function exportFolder(folder) {
   fail(`no vaekit.json in ${folder} nor in ${join(folder, "onnx")}: pass an export folder`);
 }
 
-// the decoder graph of a precision the export ships (its vaekit.json lists fp16/int8 under variants)
-function decoderFile(contract, precision) {
-  const shipped = ["fp32", ...Object.keys(contract.variants ?? {})];
-  if (!shipped.includes(precision)) {
-    fail(`this export has no ${precision} graphs (it ships ${shipped.join(", ")}): pass --precision ` +
-         `${shipped.join(" or ")}, or re-export with --${precision}`);
-  }
-  return precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
-}
-
 // the prior's name (checked against the contract) and its session (null for N(0, I))
 async function openPrior(args, contract) {
   const { names, fallback } = priorNames(contract);
@@ -196,12 +188,29 @@ async function latents(args, n, d, prior) {
   return Float32Array.from(rows.flat());
 }
 
+// the graph to load: decoder[.fp16|.int8].onnx, or the distilled decoder.fast[...].onnx
+// the decoder graph (full or fast) of a precision the export ships (vaekit.json lists fp16/int8
+// under variants)
+function decoderFile(contract, precision, decoder) {
+  const shipped = ["fp32", ...Object.keys(contract.variants ?? {})];
+  if (!shipped.includes(precision)) {
+    fail(`this export has no ${precision} graphs (it ships ${shipped.join(", ")}): pass --precision ` +
+         `${shipped.join(" or ")}, or re-export with --${precision}`);
+  }
+  const tag = precision === "fp32" ? "" : `.${precision}`;
+  if (decoder === "full") return `decoder${tag}.onnx`;
+  const fast = contract.fast_decoder;
+  if (!fast) fail("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) fail(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  return `decoder.fast${tag}.onnx`;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const contract = readJson(join(args.folder, "vaekit.json"), "the export contract");
   const { channels: c, height: h, width: w, latent_dim: d } = contract;
   const numClasses = contract.num_classes || 0;
-  const file = decoderFile(contract, args.precision);
+  const file = decoderFile(contract, args.precision, args.decoder);
 
   let t0 = performance.now();
   const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });
