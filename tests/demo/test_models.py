@@ -32,8 +32,9 @@ def test_a_damaged_examples_file_is_skipped_with_a_warning(exported, damaged, ca
     for name in ("cut", "wrong"):
         m = models[name]
         assert m.examples is None and m.curated == []
-        assert "re-export the model" in m.warning and "examples skipped" in m.describe()
-    assert "not a readable examples file" in models["cut"].warning
+        assert "examples.npz is damaged: " in m.warning and "re-export with" in m.warning
+        assert "examples skipped" in m.describe()
+    assert "not a readable .npz" in models["cut"].warning
     assert "the model takes uint8 [N, 1, 28, 28]" in models["wrong"].warning
     assert sum("without built-in examples" in r.message for r in caplog.records) == 2
     picture = Handlers(models).sample("cut", 0, 4, 1.0)
