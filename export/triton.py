@@ -96,6 +96,12 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                 f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
         model = onnx.load(str(source), load_external_data=False)
         texts[graph] = (source, config_pbtxt(model_name(name, graph), model, contract, graph, config))
+    for graph in GRAPHS:  # replace only what a previous write made
+        target = repo / model_name(name, graph)
+        if target.exists() and not (target / "config.pbtxt").is_file():
+            what = "a file" if not target.is_dir() else "a folder without config.pbtxt"
+            raise ValueError(f"{target} is {what}, not a Triton model of a previous export: "
+                             f"move it away or choose another --triton (nothing was written)")
     repo.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:  # both model folders are written in full before either replaces its old one

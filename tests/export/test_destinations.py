@@ -107,3 +107,21 @@ def test_destination_problems_name_the_cause(tmp_path):
     assert destination_problem(tmp_path / "f" / "x") == f"lies under {tmp_path / 'f'}, which is a file, not a folder"
     assert destination_problem("") == "is empty"
     assert not list(tmp_path.glob(".vaekit-probe-*")), "the probe file is removed"
+
+
+@pytest.mark.parametrize("kind", ["file", "foreign folder"])
+def test_a_triton_target_that_no_export_made_is_not_replaced(kind, tiny_ckpt, tmp_path):
+    repo = tmp_path / "repo"
+    target = repo / "m_decoder"
+    if kind == "file":
+        repo.mkdir()
+        target.write_text("mine")
+    else:
+        (target / "photos").mkdir(parents=True)
+        (target / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    before = fingerprint(repo)
+    what = "a file" if kind == "file" else "a folder without config.pbtxt"
+    with pytest.raises(ValueError, match=f"m_decoder is {what}, not a Triton model of a previous export: "
+                                         "move it away or choose another --triton"):
+        triton.write_triton_repo(tiny_ckpt / "onnx", repo, name="m")
+    assert fingerprint(repo) == before and not (repo / "m_encoder").exists()
