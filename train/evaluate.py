@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -174,6 +175,12 @@ def _unwritable(path: Path) -> str:
         return f"its folder {parent} is not writable"
     if path.exists() and not os.access(path, os.W_OK):
         return "the file is read-only"
+    try:  # a real probe: os.access says yes to root on a read-only mount or a system folder
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".vaekit-probe-")
+    except OSError as e:
+        return f"its folder {parent} refuses new files ({e.strerror or e})"
+    os.close(fd)
+    os.unlink(probe)
     return ""
 
 
