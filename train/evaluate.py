@@ -152,6 +152,8 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         check_device_available(args.device)
     except ValueError as e:
         p.error(str(e))
+    if args.json is not None and not args.json.strip():
+        p.error("--json '' is empty: pass a file path for the results, or leave --json out")
     if args.json:
         problem = _unwritable(Path(args.json))
         if problem:

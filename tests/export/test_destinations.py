@@ -39,6 +39,7 @@ def fingerprint(folder: Path) -> dict[str, tuple[int, int]]:
     (["--triton-gpu", "--triton-max-batch", "8"], "--triton-max-batch --triton-gpu only shape",
      "or drop them"),
     (["--triton", ""], "--triton '' is empty", "pass a folder you can write to"),
+    (["--out", ""], "--out '' is empty", "default: CHECKPOINT/onnx"),
     (["--triton", "REPO", "--triton-precision", "fp16"], "--triton-precision fp16 serves the fp16 graphs",
      "add --fp16"),
     (["--triton", "REPO", "--triton-precision", "int8", "--fp16"], "--triton-precision int8",

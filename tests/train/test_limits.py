@@ -60,10 +60,11 @@ def test_the_usual_runs_fit_the_bound(tmp_path):
 @refusals([
     (["--samples", "1000000000"], "--samples must be at most 100000, got 1000000000",
      "the usual figure is --samples 1000"),
+    (["--json", ""], "--json '' is empty", "leave --json out"),
     (["--decode-budget", "10000000"], "--decode-budget 10000000 = 10,000,000 images at once need",
      "lower --decode-budget"),
 ])
-def test_evaluate_refuses_a_cost_without_end(argv, problem, fix, unexported_ckpt, capsys):
+def test_evaluate_refuses_before_any_work(argv, problem, fix, unexported_ckpt, capsys):
     code, err = run(evaluate_main, [str(unexported_ckpt), *argv], capsys)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert problem in err and fix in err, err
