@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 from vaekit.runtime import VAE
-from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
+from vaekit.runtime.contract import CONTRACT_FILE, EXAMPLES_FILE, ONNX_SUBFOLDER
+from vaekit.runtime.sidefiles import NPZ_ERRORS, REEXPORT, check_npz
 
 from . import display, framing
 from .facts import ModelFacts
@@ -195,7 +196,25 @@ def load_models(paths: list[str | os.PathLike], *, providers: Any = "auto") -> d
     which name the folder and the export command that fixes it; a damaged
     ``examples.npz`` only costs that model its examples (a warning).
     """
-    return wrap_models({str(p): VAE.load(p, providers=providers) for p in paths}, rename=True)
+    return wrap_models({str(p): load_one(p, providers) for p in paths}, rename=True)
+
+
+def load_one(path: str | os.PathLike, providers: Any) -> Any:
+    """``VAE.load(path)``, after every side ``.npz`` but the (optional) examples was read
+    through the runtime's checked reader: a damaged ``prior.npz`` is one line naming it."""
+    folder = Path(path)
+    if (folder / ONNX_SUBFOLDER / CONTRACT_FILE).is_file():
+        folder = folder / ONNX_SUBFOLDER
+    for side in sorted(folder.glob("*.npz")) if folder.is_dir() else ():
+        if side.name != EXAMPLES_FILE:  # examples are optional: damaged ones are skipped later
+            check_npz(side)
+    try:
+        return VAE.load(path, providers=providers)
+    except (FileNotFoundError, ValueError):
+        raise
+    except NPZ_ERRORS as e:
+        raise ValueError(f"{path}: a file of this export is damaged ({type(e).__name__}: "
+                         f"{str(e)[:160]}); {REEXPORT}") from e
 
 
 def wrap_models(models: dict[str, Any], *, rename: bool = False) -> dict[str, DemoModel]:

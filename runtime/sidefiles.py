@@ -35,6 +35,14 @@ def damaged(path: str | os.PathLike, what: str, fix: str = REEXPORT) -> SideFile
     return SideFileError(f"{path} is damaged: {what}; {fix}")
 
 
+def unreadable(error: BaseException) -> str:
+    """Why numpy could not read an ``.npz``, in a few words (never numpy's advice to load
+    pickled data unsafely)."""
+    if isinstance(error, ValueError) and "pickle" in str(error):
+        return "not a readable .npz (it holds pickled data or is not an .npz at all; pickles are never loaded)"
+    return f"not a readable .npz ({type(error).__name__}: {str(error)[:120]})"
+
+
 @dataclass(frozen=True)
 class Array:
     """What one array of a side file must be: its dtype kinds (``"f"``, ``"iu"``, ``"U"``),
@@ -56,15 +64,16 @@ class Array:
 
 
 def read_npz(path: str | os.PathLike, arrays: dict[str, Array], *,
-             fix: str = REEXPORT) -> dict[str, np.ndarray]:
-    """Every array named in ``arrays``, read now (never pickled) and checked; an optional one
-    the file lacks is left out. Raises :class:`SideFileError` for any damage."""
+             fix: str = REEXPORT, ranks: bool = True) -> dict[str, np.ndarray]:
+    """Every array named in ``arrays``, read now (never pickled) and checked (``ranks=False``:
+    read only); an optional one the file lacks is left out. Raises :class:`SideFileError`
+    for any damage."""
     path = Path(path)
     out: dict[str, np.ndarray] = {}
     try:
         f = np.load(path, allow_pickle=False)
     except NPZ_ERRORS as e:
-        raise damaged(path, f"not a readable .npz ({type(e).__name__}: {str(e)[:120]})", fix) from None
+        raise damaged(path, unreadable(e), fix) from None
     if not hasattr(f, "files"):  # a .npy: one bare array
         raise damaged(path, "it holds a single array, not named arrays (.npz)", fix)
     try:
@@ -78,12 +87,26 @@ def read_npz(path: str | os.PathLike, arrays: dict[str, Array], *,
     except SideFileError:
         raise
     except NPZ_ERRORS as e:
-        raise damaged(path, f"not a readable .npz ({type(e).__name__}: {str(e)[:120]})", fix) from None
-    for name, value in out.items():
+        raise damaged(path, unreadable(e), fix) from None
+    for name, value in out.items() if ranks else ():
         problem = arrays[name].problem(name, value)
         if problem:
             raise damaged(path, problem, fix)
     return out
+
+
+def check_npz(path: str | os.PathLike, *, fix: str = REEXPORT) -> None:
+    """Read every array of an ``.npz`` whatever its keys (no pickle): a :class:`SideFileError`
+    for any damage. For a side file whose layout its own reader checks later."""
+    path = Path(path)
+    try:
+        f = np.load(path, allow_pickle=False)
+        names = list(getattr(f, "files", ()))
+    except NPZ_ERRORS as e:
+        raise damaged(path, unreadable(e), fix) from None
+    if not hasattr(f, "files"):
+        raise damaged(path, "it holds a single array, not named arrays (.npz)", fix)
+    read_npz(path, {name: Array("biufcUSV", 0, optional=True) for name in names}, fix=fix, ranks=False)
 
 
 def read_json_object(path: str | os.PathLike, *, fix: str = REEXPORT) -> dict[str, Any]:

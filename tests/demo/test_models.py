@@ -51,3 +51,24 @@ def test_the_export_writes_the_facts_the_demo_reads(exported):
     assert (f.framing.method, f.framing.centre) == ("ink-box", "mass")
     assert f.framing.box == pytest.approx(20 / 28)
     assert not {"background", "framing", "plottable"} & set(f.derived), f.derived
+
+
+def test_a_damaged_prior_stops_start_up_with_one_line(exported, tmp_path, capsys):
+    """A mixture prior that numpy cannot read (its hash updated with it) names the folder and
+    the fix at start-up, whatever the runtime's reader raises."""
+    import hashlib
+    import json
+
+    from vaekit.demo.__main__ import main
+
+    folder = shutil.copytree(exported["mnist-tiny"], tmp_path / "vamp" / "onnx")
+    garbage = np.random.default_rng(0).bytes(512)
+    (folder / "prior.npz").write_bytes(garbage)
+    contract = json.loads((folder / "vaekit.json").read_text())
+    contract["prior"] = {"kind": "mixture", "file": "prior.npz", "sha256": hashlib.sha256(garbage).hexdigest()}
+    (folder / "vaekit.json").write_text(json.dumps(contract))
+    assert main(["--models", str(folder), "--providers", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{folder / 'prior.npz'} is damaged: not a readable .npz" in err and "re-export" in err
+    assert "allow_pickle" not in err, "no advice to load an untrusted file unsafely"
