@@ -61,7 +61,7 @@ class Framing:
         if not isinstance(d, Mapping):
             raise ValueError(f"framing must be an object such as {{\"method\": \"centre-crop\"}}, got {d!r}")
         method = d.get("method", "centre-crop")
-        if method not in FRAMING_KEYS:
+        if not isinstance(method, str) or method not in FRAMING_KEYS:  # a list is unhashable
             raise ValueError(f"framing method must be one of {FRAMING_METHODS}, got {method!r}")
         unknown = set(d) - FRAMING_KEYS[method]
         if unknown:

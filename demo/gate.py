@@ -51,8 +51,27 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def is_file(value: Any) -> bool:
-    return isinstance(value, dict) and any(isinstance(value.get(k), str) and value[k] for k in ("path", "url"))
+def is_file(value: Any, *, tagged: bool = False) -> bool:
+    """A FileData object: a non-empty ``path`` or ``url``; ``tagged``: with Gradio's
+    ``meta`` tag too (what a file inside a sketchpad value needs to be taken as one)."""
+    if not isinstance(value, dict) or not any(isinstance(value.get(k), str) and value[k] for k in ("path", "url")):
+        return False
+    return not tagged or value.get("meta") == {"_type": "gradio.FileData"}
+
+
+def summary(error: Exception) -> str:
+    """One line of what went wrong inside Gradio: pydantic's first message, else the last
+    line that is not a pointer to its documentation."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return f"{'.'.join(map(str, first.get('loc', ()))) or 'value'}: {first.get('msg', '')}"
+        except Exception:  # noqa: BLE001 - any shape of error list: fall back to the text
+            pass
+    lines = [line.strip() for line in str(error).splitlines()
+             if line.strip() and not line.strip().startswith("For further information")]
+    return lines[-1] if lines else type(error).__name__
 
 
 def number(v: float) -> str:
@@ -114,9 +133,10 @@ class Rule:
             return isinstance(value, str) or is_number(value)
         if self.kind == FILE:
             return is_file(value)
+        layers = value.get("layers", []) if isinstance(value, dict) else None
         return (isinstance(value, dict) and set(value) <= SKETCH_KEYS
-                and all(value.get(k) is None or is_file(value[k]) for k in ("background", "composite"))
-                and isinstance(value.get("layers", []), list) and all(map(is_file, value.get("layers", []))))
+                and all(value.get(k) is None or is_file(value[k], tagged=True) for k in ("background", "composite"))
+                and isinstance(layers, list) and all(is_file(v, tagged=True) for v in layers))
 
 
 def rule_for(block: Any, name: str) -> Rule | None:
@@ -215,8 +235,7 @@ def install(app: gr.Blocks) -> None:
         except gr.Error:
             raise
         except Exception as e:  # what the rules did not foresee: still one line, named
-            why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise refuse(f"{endpoint.title}: an input could not be read ({why}); view_api() "
-                         "lists what each input takes") from None
+            raise refuse(f"{endpoint.title}: an input could not be read ({summary(e)}); "
+                         "view_api() lists what each input takes") from None
 
     app.preprocess_data = preprocess_data  # type: ignore[method-assign]

@@ -11,8 +11,6 @@ import json
 import logging
 import math
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,8 @@ from typing import Any
 import numpy as np
 from vaekit.format import METRICS
 from vaekit.runtime import VAE
-from vaekit.runtime.contract import EXAMPLES_FILE, ONNX_SUBFOLDER
+from vaekit.runtime.contract import CONTRACT_FILE, EXAMPLES_FILE, ONNX_SUBFOLDER
+from vaekit.runtime.sidefiles import NPZ_ERRORS, REEXPORT, check_npz
 
 from . import display, framing
 from .facts import ModelFacts
@@ -30,8 +29,6 @@ log = logging.getLogger("vaekit.demo")
 
 CURATED_EXAMPLES = 20  # built-in examples offered per model (two per class when labelled)
 ENCODE_CHUNK = 256
-#: what reading a damaged .npz can raise (a zip with a bad directory, a cut deflate stream, ...)
-NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass
@@ -73,29 +70,15 @@ class BuiltinExamples:
 
 
 def read_examples(vae: Any) -> BuiltinExamples | None:
-    """The runtime's ``examples.npz`` of ``vae`` checked against the model's image shape;
-    None when the export has none. A damaged file raises ``ValueError`` naming the fix."""
+    """The runtime's ``examples.npz`` of ``vae`` (read and checked against the model's image
+    shape by the runtime's side-file reader); None when the export has none. A damaged file
+    raises ``ValueError`` naming the file, the damage and the fix."""
     folder = getattr(vae, "folder", None)
     if folder is None or not (Path(folder) / EXAMPLES_FILE).is_file():
         return None
-    path = Path(folder) / EXAMPLES_FILE
-    fix = ("re-export the model with `python -m vaekit.export <checkpoint>`, or delete the file "
-           "to serve it without examples")
-    try:
-        ex = vae.examples()
-        images, labels = np.asarray(ex.images), np.asarray(ex.labels)
-        classes = tuple(str(c) for c in ex.classes)
-    except NPZ_ERRORS as e:
-        raise ValueError(f"{path} is not a readable examples file ({type(e).__name__}: {e}); {fix}") from e
-    shape = tuple(int(v) for v in vae.image_shape)
-    if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != shape:
-        raise ValueError(
-            f"{path} holds images {images.dtype} {images.shape}, but the model takes uint8 "
-            f"[N, {', '.join(map(str, shape))}]; {fix}"
-        )
-    if labels.shape != (len(images),):
-        raise ValueError(f"{path}: {len(labels)} labels for {len(images)} images; {fix}")
-    return BuiltinExamples(images=images, labels=labels.astype(np.int64), classes=classes)
+    ex = vae.examples()
+    return BuiltinExamples(images=np.asarray(ex.images), labels=np.asarray(ex.labels, np.int64),
+                           classes=tuple(str(c) for c in ex.classes))
 
 
 def examples_of(vae: Any) -> tuple[BuiltinExamples | None, str | None]:
@@ -254,7 +237,25 @@ def load_models(paths: list[str | os.PathLike], *, providers: Any = "auto") -> d
     which name the folder and the export command that fixes it; a damaged
     ``examples.npz`` only costs that model its examples (a warning).
     """
-    return wrap_models({str(p): VAE.load(p, providers=providers) for p in paths}, rename=True)
+    return wrap_models({str(p): load_one(p, providers) for p in paths}, rename=True)
+
+
+def load_one(path: str | os.PathLike, providers: Any) -> Any:
+    """``VAE.load(path)``, after every side ``.npz`` but the (optional) examples was read
+    through the runtime's checked reader: a damaged ``prior.npz`` is one line naming it."""
+    folder = Path(path)
+    if (folder / ONNX_SUBFOLDER / CONTRACT_FILE).is_file():
+        folder = folder / ONNX_SUBFOLDER
+    for side in sorted(folder.glob("*.npz")) if folder.is_dir() else ():
+        if side.name != EXAMPLES_FILE:  # examples are optional: damaged ones are skipped later
+            check_npz(side)
+    try:
+        return VAE.load(path, providers=providers)
+    except (FileNotFoundError, ValueError):
+        raise
+    except NPZ_ERRORS as e:
+        raise ValueError(f"{path}: a file of this export is damaged ({type(e).__name__}: "
+                         f"{str(e)[:160]}); {REEXPORT}") from e
 
 
 def wrap_models(models: dict[str, Any], *, rename: bool = False) -> dict[str, DemoModel]:

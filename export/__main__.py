@@ -69,6 +69,9 @@ def check_options(args: argparse.Namespace) -> None:
     the export checks ``--out`` itself, once it knows the checkpoint)."""
     if args.examples is not None and args.examples < 0:
         raise ValueError(f"--examples must be >= 0, got {args.examples} (0: no {EXAMPLES_FILE})")
+    if args.out is not None and not args.out.strip():  # Path("") would be the working directory
+        raise ValueError("--out '' is empty: pass the export folder, or leave --out out "
+                         "(default: CHECKPOINT/onnx)")
     given = [k for k in TRITON_DEFAULTS if getattr(args, k) is not None]
     if args.triton is None and given:
         flags = " ".join("--" + k.replace("_", "-") for k in given)

@@ -119,6 +119,12 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                                                "prior", replace(config, precision="fp32")))
     if contract.get("fast_decoder"):
         texts["decoder_fast"] = _fast_text(export_dir, name, contract, config)
+    for graph in texts:  # replace only what a previous write made
+        target = repo / model_name(name, graph)
+        if target.exists() and not (target / "config.pbtxt").is_file():
+            what = "a file" if not target.is_dir() else "a folder without config.pbtxt"
+            raise ValueError(f"{target} is {what}, not a Triton model of a previous export: "
+                             f"move it away or choose another --triton (nothing was written)")
     repo.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:  # every model folder is written in full before any replaces its old one

@@ -71,6 +71,7 @@ from .providers import (
     with_cuda_options,
 )
 from .session import open_graph
+from .sidefiles import Array, damaged, read_npz
 
 log = logging.getLogger("vaekit.runtime")
 
@@ -82,6 +83,25 @@ class Examples:
     images: np.ndarray
     labels: np.ndarray
     classes: tuple[str, ...]
+
+
+EXAMPLE_ARRAYS = {"images": Array("u", 4), "labels": Array("iu", 1), "classes": Array("U", 1, optional=True)}
+
+
+def read_examples(path: Path, image_shape: tuple[int, ...]) -> Examples:
+    """``examples.npz`` read through the checked side-file reader and held to the model's
+    image shape; any damage is a ``SideFileError`` naming the file and the fix."""
+    fix = ("re-export with `python -m vaekit.export CHECKPOINT --data-root DIR`, or delete the "
+           "file to go without examples")
+    arrays = read_npz(path, EXAMPLE_ARRAYS, fix=fix)
+    images, labels = arrays["images"], arrays["labels"]
+    if images.dtype != np.uint8 or tuple(images.shape[1:]) != tuple(image_shape):
+        raise damaged(path, f"it holds images {images.dtype} {tuple(images.shape)}, but the model "
+                            f"takes uint8 [N, {', '.join(map(str, image_shape))}]", fix)
+    if labels.shape != (len(images),):
+        raise damaged(path, f"{len(labels)} labels for {len(images)} images", fix)
+    classes = tuple(str(c) for c in arrays.get("classes", ()))
+    return Examples(images, labels.astype(np.int64), classes)
 
 
 def _runner_fact(name: str, doc: str) -> property:
@@ -366,8 +386,7 @@ class VAE:
                 f"{path} is missing: the export ran without the dataset; re-export with the "
                 f"data present (`python -m vaekit.export CHECKPOINT --data-root DIR`)"
             )
-        with np.load(path, allow_pickle=False) as f:
-            return Examples(f["images"], f["labels"], tuple(str(c) for c in f["classes"]))
+        return read_examples(path, self.image_shape)
 
     def _feed(self, name: str, value: Any, labels: Any) -> dict[str, Any]:
         """``{name: value}`` plus the checked ``label`` input of a conditional model."""

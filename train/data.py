@@ -124,45 +124,46 @@ CACHE_VERSION = 1
 def framed_cache(images_dir: Path, names: list[str], crop_fraction: float, size: int) -> np.ndarray:
     """The framed faces as uint8 ``[N, 3, size, size]``, decoded from JPEG once and cached.
 
-    The cache is one ``.npy`` beside the images (``celeba/.vaekit-cache/``), or under
-    ``$XDG_CACHE_HOME/vaekit`` (``~/.cache/vaekit``) where that folder is read-only. Its name holds the framing
-    (crop fraction, size), the loader version and a hash of the file list, so a change to
-    any of them builds a new one; no epoch decodes a JPEG again.
+    The cache is one ``.npy`` in the user's cache folder (:func:`cache_folder`: ``$VAEKIT_CACHE``
+    when set, else ``$XDG_CACHE_HOME/vaekit``, else ``~/.cache/vaekit``), never in the data
+    folder unless ``VAEKIT_CACHE`` points there; a cache an older vaekit wrote beside the images
+    (``celeba/.vaekit-cache/``) is still read. Its name holds the framing (crop fraction,
+    size), the loader version and a hash of the file list, so a change to any of them builds
+    a new one; no epoch decodes a JPEG again.
     """
     key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
     name = f"celeba-v{CACHE_VERSION}-{size}px-crop{crop_fraction:.6f}-{len(names)}-{key}.npy"
-    for folder in (images_dir.parent / ".vaekit-cache", _user_cache()):
+    for folder in (cache_folder(), images_dir.parent / ".vaekit-cache"):
         if (folder / name).is_file():
             try:
                 return np.load(folder / name, allow_pickle=False)
             except (OSError, ValueError):
                 pass  # a damaged cache is rebuilt below
     out = _decode_all(images_dir, names, crop_fraction, size)
-    beside = images_dir.parent / ".vaekit-cache"
-    for folder in ((beside, _user_cache()) if _writable(images_dir.parent) else (_user_cache(),)):
+    folder = cache_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
             os.chmod(tmp, FILE_MODE)  # a cache others may read, not mkstemp's private 0o600
             with os.fdopen(fd, "wb") as f:
                 np.save(f, out, allow_pickle=False)
             os.replace(tmp, folder / name)
-            break
-        except OSError:
-            continue
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:  # no cache: the next run decodes again, nothing else changes
+        print(f"note: the CelebA frames were not cached in {folder} ({e.strerror or e}); set "
+              f"VAEKIT_CACHE to a writable folder to decode them only once")
     return out
 
 
-def _writable(folder: Path) -> bool:
-    """Writable, and not marked read-only (root may write anywhere, but should not here)."""
-    try:
-        return bool(folder.stat().st_mode & 0o200) and os.access(folder, os.W_OK)
-    except OSError:
-        return False
-
-
-def _user_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vaekit"
+def cache_folder() -> Path:
+    """Where vaekit caches what it derives from a dataset: ``$VAEKIT_CACHE``, else
+    ``$XDG_CACHE_HOME/vaekit``, else ``~/.cache/vaekit`` (never the data folder unless asked)."""
+    if os.environ.get("VAEKIT_CACHE"):
+        return Path(os.environ["VAEKIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vaekit"
 
 
 def _decode_all(images_dir: Path, names: list[str], crop_fraction: float, size: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,6 +152,8 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         check_device_available(args.device)
     except ValueError as e:
         p.error(str(e))
+    if args.json is not None and not args.json.strip():
+        p.error("--json '' is empty: pass a file path for the results, or leave --json out")
     if args.json:
         problem = _unwritable(Path(args.json))
         if problem:
@@ -174,6 +177,12 @@ def _unwritable(path: Path) -> str:
         return f"its folder {parent} is not writable"
     if path.exists() and not os.access(path, os.W_OK):
         return "the file is read-only"
+    try:  # a real probe: os.access says yes to root on a read-only mount or a system folder
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".vaekit-probe-")
+    except OSError as e:
+        return f"its folder {parent} refuses new files ({e.strerror or e})"
+    os.close(fd)
+    os.unlink(probe)
     return ""
 
 

@@ -57,6 +57,9 @@ WRONG_TYPES = [
      r"a_index \(Image A\) must be a number or text .*got \{'i': 0\} \(an object\)"),
     ("z1 as text", "/explore", ["mnist-tiny", "a", 0, -1], r"a \(z1\) must be a number from .*got 'a' \(text\)"),
     ("z2 far beyond the plane", "/explore", ["mnist-tiny", 0, 1e308, -1], r"b \(z2\) must be a number from .*got 1e\+308"),
+    ("sketch file without Gradio's tag", "/reconstruct_sketch",
+     ["mnist-tiny", {"background": None, "layers": [], "composite": {"path": "/etc/hostname"}}, -1],
+     r"sketch_value \(Your drawing\) must be a sketchpad value .*each FILE \{\"path\": PATH_OR_URL, \"meta\""),
     ("too many values", "/sample", ["mnist-tiny", 0, 4, 1.0, -1, 7],
      r"/sample takes 5 values \(model \(Model\), seed_value \(Seed\), .*label_value \(Class\)\), got 6"),
 ]
@@ -140,3 +143,26 @@ def test_the_rules_read_off_the_components():
         seed.check(10)
     seed.check(None)  # empty: the handler says what is missing
     seed.check(4.0)  # a whole number written as a float is a whole number
+
+
+def test_a_file_the_visitor_did_not_upload_is_one_named_line(served):
+    """Over raw HTTP a path on the server is refused by Gradio; the refusal still names the
+    endpoint in one line instead of {"error": null}."""
+    url, _ = served
+    kind, text = raw_call(url, "/reconstruct", ["mnist-tiny", {"path": "/etc/hostname",
+                                                               "meta": {"_type": "gradio.FileData"}}, -1])
+    assert kind == "error" and text.startswith("/reconstruct: an input could not be read ("), text
+    assert "/etc/hostname" in text and "\n" not in text and GENERIC not in text
+
+
+def test_a_validation_error_is_summed_up_in_one_line():
+    from pydantic import BaseModel, ValidationError
+    from vaekit.demo.gate import summary
+
+    class Point(BaseModel):
+        x: int
+
+    with pytest.raises(ValidationError) as info:
+        Point(x="abc")
+    assert summary(info.value).startswith("x: Input should be a valid integer")
+    assert summary(ValueError("first\nFor further information visit https://x")) == "first"

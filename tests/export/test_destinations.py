@@ -39,6 +39,7 @@ def fingerprint(folder: Path) -> dict[str, tuple[int, int]]:
     (["--triton-gpu", "--triton-max-batch", "8"], "--triton-max-batch --triton-gpu only shape",
      "or drop them"),
     (["--triton", ""], "--triton '' is empty", "pass a folder you can write to"),
+    (["--out", ""], "--out '' is empty", "default: CHECKPOINT/onnx"),
     (["--triton", "REPO", "--triton-precision", "fp16"], "--triton-precision fp16 serves the fp16 graphs",
      "add --fp16"),
     (["--triton", "REPO", "--triton-precision", "int8", "--fp16"], "--triton-precision int8",
@@ -107,3 +108,21 @@ def test_destination_problems_name_the_cause(tmp_path):
     assert destination_problem(tmp_path / "f" / "x") == f"lies under {tmp_path / 'f'}, which is a file, not a folder"
     assert destination_problem("") == "is empty"
     assert not list(tmp_path.glob(".vaekit-probe-*")), "the probe file is removed"
+
+
+@pytest.mark.parametrize("kind", ["file", "foreign folder"])
+def test_a_triton_target_that_no_export_made_is_not_replaced(kind, tiny_ckpt, tmp_path):
+    repo = tmp_path / "repo"
+    target = repo / "m_decoder"
+    if kind == "file":
+        repo.mkdir()
+        target.write_text("mine")
+    else:
+        (target / "photos").mkdir(parents=True)
+        (target / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    before = fingerprint(repo)
+    what = "a file" if kind == "file" else "a folder without config.pbtxt"
+    with pytest.raises(ValueError, match=f"m_decoder is {what}, not a Triton model of a previous export: "
+                                         "move it away or choose another --triton"):
+        triton.write_triton_repo(tiny_ckpt / "onnx", repo, name="m")
+    assert fingerprint(repo) == before and not (repo / "m_encoder").exists()

@@ -3,6 +3,8 @@ the limit, before any data is read or anything is allocated."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support import assert_clear, refusals
 from support import run_main as run
@@ -58,10 +60,11 @@ def test_the_usual_runs_fit_the_bound(tmp_path):
 @refusals([
     (["--samples", "1000000000"], "--samples must be at most 100000, got 1000000000",
      "the usual figure is --samples 1000"),
+    (["--json", ""], "--json '' is empty", "leave --json out"),
     (["--decode-budget", "10000000"], "--decode-budget 10000000 = 10,000,000 images at once need",
      "lower --decode-budget"),
 ])
-def test_evaluate_refuses_a_cost_without_end(argv, problem, fix, unexported_ckpt, capsys):
+def test_evaluate_refuses_before_any_work(argv, problem, fix, unexported_ckpt, capsys):
     code, err = run(evaluate_main, [str(unexported_ckpt), *argv], capsys)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert problem in err and fix in err, err
@@ -78,3 +81,10 @@ def test_inference_costs_less_per_image_than_a_training_step():
     model = VAEConfig(dim=16, dim_mults=(1, 2), blocks_per_stage=2)
     assert limits.image_activation_bytes(model, training=False) < limits.image_activation_bytes(model)
     assert limits.images_per_step(model, 64) == 64
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs /sys (Linux): refuses new files even for root")
+def test_evaluate_json_into_a_read_only_folder_is_refused_before_evaluating(unexported_ckpt, capsys):
+    code, err = run(evaluate_main, [str(unexported_ckpt), "--json", "/sys/vaekit-result.json"], capsys)
+    assert_clear(code, err, "--json /sys/vaekit-result.json: its folder /sys ", "nothing was evaluated")
+    assert "refuses new files" in err or "is not writable" in err  # root / any other user
