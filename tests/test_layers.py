@@ -115,7 +115,7 @@ def test_the_train_package_resolves_its_public_names_on_first_use():
         assert set(t.__all__) <= set(dir(t)), sorted(set(t.__all__) - set(dir(t)))
         from vaekit.train.checkpoint import load_model  # as `python -m vaekit.train.evaluate`
         from vaekit.train.model import MODELS
-        assert sorted(MODELS) == ["beta_vae", "cvae", "iwae", "vae", "vamp"], sorted(MODELS)
+        assert sorted(MODELS) == ["beta_vae", "cvae", "hvae", "iwae", "vae", "vamp"], sorted(MODELS)
         import importlib
         for name in t.__all__:
             value = getattr(t, name)

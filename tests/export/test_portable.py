@@ -123,14 +123,17 @@ def test_a_reshape_target_computed_at_run_time_is_refused_and_made_constant():
 
 
 def test_the_quantiser_output_is_refused_without_the_fixes(tiny_ckpt, tmp_path, monkeypatch):
-    """ONNX Runtime's quantiser writes three of the defects; the export's check names them."""
+    """ONNX Runtime's quantiser writes two of the defects; the export's check names them.
+
+    (A Q/DQ scale and zero point of different rank, which it wrote for the output layer, is
+    planted by ``plant_rank_mismatch`` above since that layer stays float.)"""
     monkeypatch.setattr(graphs, "make_portable", lambda model: model)
     calibration = [np.random.default_rng(0).standard_normal((8, 2), dtype=np.float32)]
     with pytest.raises(ExportError) as err:
         graphs.quantize_int8(tiny_ckpt / "onnx" / "decoder.onnx", tmp_path / "decoder.int8.onnx",
                              input_name="z", calibration=calibration, props={"precision": "int8"}, doc="")
     text = str(err.value)
-    assert "ai.onnx.ml v5" in text and "floor(1.0*" in text and "differ in rank" in text
+    assert "ai.onnx.ml v5" in text and "floor(1.0*" in text
     assert not (tmp_path / "decoder.int8.onnx").exists()
 
 
@@ -200,7 +203,7 @@ SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("checkpoints/*/onnx/*.
 def test_the_shipped_graphs_are_portable(path):
     """The committed graphs were exported with these checks (re-export them if this fails)."""
     model = onnx.load(str(path))
-    precision = {p.key: p.value for p in model.metadata_props}["precision"]
+    precision = {p.key: p.value for p in model.metadata_props}.get("precision", "fp32")  # prior.onnx: fp32
     assert portability_problems(model, precision=precision) == [], (
         f"re-export: python -m vaekit.export {path.parent.parent} --fp16 --int8")
 
