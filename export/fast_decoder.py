@@ -21,6 +21,7 @@ from torch import nn
 from vaekit.format import (
     DECODER_OUTPUTS,
     LABEL_INPUT,
+    WEIGHTS,
     fast_decoder_file,
     graph_file,
     graph_inputs,
@@ -83,6 +84,7 @@ def export_fast_decoder(
     entry = {**_file_entry(path, contract, graph),
              "parity": _parity(student, path, latents, ins),
              "student": record["model"], "distill": record["distill"],
+             "student_sha256": sha256_file(where / WEIGHTS),
              "trained_steps": _steps(where)}
     teacher_out = {k: build_session(folder / graph_file("decoder")).run(None, f)[0] for k, f in feeds.items()}
     entry["quality"] = _quality(build_session(path), feeds, teacher_out)

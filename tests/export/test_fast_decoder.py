@@ -101,3 +101,19 @@ def test_triton_serves_the_fast_decoder_beside_the_others(fast_ckpt, tmp_path):
     (lacking / "decoder.fast.int8.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="decoder.fast.int8.onnx is missing: re-export"):
         write_triton_repo(lacking, tmp_path / "r2", name="tiny", config=TritonConfig(precision="int8"))
+
+
+def test_if_missing_re_exports_when_the_student_changes(fast_ckpt, tmp_path):
+    from vaekit.export import is_up_to_date
+
+    ckpt = shutil.copytree(fast_ckpt, tmp_path / "ckpt")
+    assert is_up_to_date(ckpt, int8=True)
+    weights = ckpt / "student" / "model.safetensors"
+    student, _ = load_student(ckpt / "student")
+    with torch.no_grad():
+        student.input_projection.bias.add_(0.1)  # distilled again: other weights
+    from safetensors.torch import save_file
+    save_file(student.state_dict(), str(weights))
+    assert not is_up_to_date(ckpt, int8=True), "a new student must reach the export"
+    shutil.rmtree(ckpt / "student")
+    assert not is_up_to_date(ckpt, int8=True), "a removed student must leave the export"
