@@ -10,6 +10,7 @@ from vaekit.format import (
     CONTRACT_FILE,
     ONNX_SUBFOLDER,
     PRIORS_SUBFOLDER,
+    STUDENT_SUBFOLDER,
     WEIGHTS,
     graph_files,
     sha256_file,
@@ -23,8 +24,9 @@ def default_out(checkpoint: str | os.PathLike) -> Path:
 def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, *,
                   fp16: bool = False, int8: bool = False) -> bool:
     """Whether ``out`` holds an export of exactly this checkpoint's weights (and the variants
-    asked), and ships a fitted prior only if the checkpoint still has it (a newly fitted prior
-    makes it out of date)."""
+    asked), ships a fitted prior only if the checkpoint still has it (a newly fitted prior
+    makes it out of date), and the fast decoder of exactly its distilled student, or none when
+    it has none."""
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else default_out(checkpoint)
     try:
@@ -39,8 +41,7 @@ def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None =
         return False
     wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
     files = [f for p in ("fp32", *wanted) for f in graph_files(p)]
-    return all((out / f).is_file() for f in files)
-
+    return all((out / f).is_file() for f in files) and student_is_current(checkpoint, contract)
 
 
 def fitted_prior_files(checkpoint: str | os.PathLike) -> dict[str, str]:
@@ -48,3 +49,12 @@ def fitted_prior_files(checkpoint: str | os.PathLike) -> dict[str, str]:
     as ``fitted_priors``, so a prior fitted later makes the export out of date)."""
     folder = Path(checkpoint) / PRIORS_SUBFOLDER
     return {p.stem: sha256_file(p) for p in sorted(folder.glob("*.safetensors"))}
+
+
+def student_is_current(checkpoint: Path, contract: dict) -> bool:
+    """Whether the export's fast decoder (or its absence) matches ``CHECKPOINT/student``."""
+    student = checkpoint / STUDENT_SUBFOLDER / WEIGHTS
+    fast = contract.get("fast_decoder")
+    if not student.is_file():
+        return fast is None
+    return isinstance(fast, dict) and fast.get("student_sha256") == sha256_file(student)

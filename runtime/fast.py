@@ -40,10 +40,11 @@ def fast_record(folder: Path, contract: dict[str, Any], precision: str = "fp32")
     if precision != "fp32":
         record = (record.get("variants") or {}).get(precision)
         if not isinstance(record, dict):
-            raise FileNotFoundError(
-                f"{folder} has no {precision} fast decoder: re-export with `python -m vaekit.export "
-                f"CHECKPOINT --{precision}` (with the student in CHECKPOINT/student), or load with "
-                f"precision=\"fp32\"")
+            how = ("re-export with `python -m vaekit.export CHECKPOINT --fp16` (with the student in "
+                   "CHECKPOINT/student)" if precision == "fp16" else
+                   "no int8 copy of a student is written (see \"not_written\" in its record)")
+            raise FileNotFoundError(f"{folder} has no {precision} fast decoder: {how}, or load with "
+                                    f"precision=\"fp32\"")
     return record
 
 

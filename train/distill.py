@@ -1,6 +1,6 @@
 """Distil a checkpoint's decoder into a small, norm-free fast decoder.
 
-    python -m vaekit.train.distill CHECKPOINT [--steps 3000] [--widths 64 64 48 32] [--resume]
+    python -m vaekit.train.distill CHECKPOINT [--steps 3000] [--widths 32 64 48 32] [--resume]
 
 Writes CHECKPOINT/student/ (config.json, model.safetensors, metrics.json, resume.pt); the
 next `python -m vaekit.export CHECKPOINT` ships it as decoder.fast.onnx, and the runtime
@@ -17,7 +17,7 @@ from .distill_sources import LOSSES, SOURCES
 from .student import ACTIVATIONS, MAX_BLOCKS, UPSAMPLES
 
 #: default student widths by the teacher's number of stages (one x2 upsampling per width)
-DEFAULT_WIDTHS = {2: (32, 16), 3: (64, 48, 32), 4: (64, 64, 48, 32)}
+DEFAULT_WIDTHS = {2: (16, 16), 3: (64, 48, 32), 4: (32, 64, 48, 32)}  # 2 and 4: the shipped students
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors): the teacher")
     s = p.add_argument_group("student")
     s.add_argument("--widths", type=int, nargs="+", default=None,
-                   help="channels at each resolution, one x2 upsampling each (default: 32 16 for "
-                        "28x28 teachers, 64 64 48 32 for 64x64)")
+                   help="channels at each resolution, one x2 upsampling each (default: 16 16 for "
+                        "28x28 teachers, 32 64 48 32 for 64x64)")
     s.add_argument("--blocks", type=int, default=1,
                    help=f"3x3 conv + activation layers per resolution (0..{MAX_BLOCKS}, default 1)")
     s.add_argument("--upsample", choices=UPSAMPLES, default="pixel_shuffle",

@@ -235,7 +235,7 @@ function graphFile(contract, precision, decoder, name) {
   if (decoder === "full") return full;
   const fast = contract.fast_decoder;
   if (!fast) throw new Error("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
-  if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder (` + (precision === "fp16" ? "re-export with --fp16)" : "no int8 copy of a student is written)"));
   return `decoder.fast${tag}.onnx`;
 }
 

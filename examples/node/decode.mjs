@@ -201,7 +201,7 @@ function decoderFile(contract, precision, decoder) {
   if (decoder === "full") return `decoder${tag}.onnx`;
   const fast = contract.fast_decoder;
   if (!fast) fail("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
-  if (precision !== "fp32" && !(fast.variants || {})[precision]) fail(`this export has no ${precision} fast decoder: re-export with --${precision}`);
+  if (precision !== "fp32" && !(fast.variants || {})[precision]) fail(`this export has no ${precision} fast decoder (` + (precision === "fp16" ? "re-export with --fp16)" : "no int8 copy of a student is written)"));
   return `decoder.fast${tag}.onnx`;
 }
 

@@ -47,7 +47,9 @@ RESULTS: dict[str, dict] = {}
 
 
 def precision_of(file: str) -> str:
-    return file.split(".")[1] if file.count(".") == 2 else "fp32"
+    """``decoder.int8.onnx`` -> int8; ``decoder.fast.onnx`` (a distilled decoder) -> fp32."""
+    tag = file.split(".")[-2]
+    return tag if tag in ("fp16", "int8") else "fp32"
 
 
 def graphs() -> list[tuple[str, Path]]:
