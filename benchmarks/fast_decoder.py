@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from vaekit.export.fast_metrics import interleaved_latency
-from vaekit.format import CONTRACT_FILE, fast_decoder_file
+from vaekit.format import CONTRACT_FILE, fast_decoder_file, graph_file
 from vaekit.runtime.session import build_session
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def measure(export_dir: Path, *, threads: int, runs: int, batches: tuple[int, ..
     """``{"graphs": {name: file}, "batches": {b: {name: ms}}, "quality": ..., "cost": ...}``."""
     contract = json.loads((export_dir / CONTRACT_FILE).read_text())
     fast = contract["fast_decoder"]
-    graphs = {"teacher fp32": "decoder.onnx", "fast fp32": fast_decoder_file()}
+    graphs = {"teacher fp32": graph_file("decoder"), "fast fp32": fast_decoder_file()}
     graphs.update({f"fast {p}": fast_decoder_file(p) for p in fast.get("variants", {})})
     sessions = {k: build_session(export_dir / f, threads=threads) for k, f in graphs.items()}
     d = int(contract["latent_dim"])

@@ -21,6 +21,7 @@ from torch import nn
 from vaekit.format import (
     DECODER_OUTPUTS,
     LABEL_INPUT,
+    METRICS,
     WEIGHTS,
     fast_decoder_file,
     graph_file,
@@ -135,7 +136,7 @@ def _steps(where: Path) -> int | None:
     import json
 
     try:
-        return int(json.loads((where / "metrics.json").read_text())["step"])
+        return int(json.loads((where / METRICS).read_text())["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -181,7 +182,7 @@ def _quality(session, feeds: dict[str, dict[str, np.ndarray]],
              teacher_out: dict[str, np.ndarray]) -> dict[str, Any]:
     out: dict[str, Any] = {"latents": {"posterior": f"{QUALITY_LATENTS} test-image encoder means",
                                        "prior": f"{QUALITY_LATENTS} draws from the model's prior"},
-                           "reference": "decoder.onnx (fp32)"}
+                           "reference": f"{graph_file('decoder')} (fp32)"}
     for name, feed in feeds.items():
         got = session.run(None, feed)[0]
         out[name] = {"psnr_db": psnr(got, teacher_out[name]), "ssim": ssim(got, teacher_out[name])}

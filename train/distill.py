@@ -13,6 +13,8 @@ import argparse
 import sys
 import typing
 
+from vaekit.format import CONFIG, WEIGHTS
+
 from .distill_sources import LOSSES, SOURCES
 from .student import ACTIVATIONS, MAX_BLOCKS, UPSAMPLES
 
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = DistillConfig()
     p = _OneLineParser(prog="python -m vaekit.train.distill", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors): the teacher")
+    p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS}): the teacher")
     s = p.add_argument_group("student")
     s.add_argument("--widths", type=int, nargs="+", default=None,
                    help="channels at each resolution, one x2 upsampling each (default: 16 16 for "
@@ -56,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {' '.join(f'{m:g}' for m in d.mix)})")
     t.add_argument("--save-every", type=int, default=d.save_every, help="steps between validation + save")
     t.add_argument("--limit", type=int, default=0, help="use the first N training images only (0: all)")
-    t.add_argument("--data-root", default=None, help="override the data root in the checkpoint's config.json")
+    t.add_argument("--data-root", default=None, help=f"override the data root in the checkpoint's {CONFIG}")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     r = p.add_argument_group("run")
     r.add_argument("--resume", action="store_true", help="continue the student in CHECKPOINT/student")

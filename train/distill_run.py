@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 from tqdm import tqdm
-from vaekit.format import WEIGHTS, sha256_file
+from vaekit.format import METRICS, RESUME, WEIGHTS, sha256_file
 
 from .checkpoint import CheckpointError, load_checkpoint_split, load_configs, load_model
 from .distill_sources import LOSSES, DistillLoss, LatentSources, encode_split
@@ -230,11 +230,11 @@ def _restore(folder: Path, student: StudentDecoder, opt: torch.optim.Optimizer,
 
     load_student(folder)  # the weights and config must read back before the state is used
     try:
-        state = torch.load(folder / "resume.pt", map_location="cpu", weights_only=True)
+        state = torch.load(folder / RESUME, map_location="cpu", weights_only=True)
         student.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         g.set_state(state["rng"])
-        history = json.loads((folder / "metrics.json").read_text())["history"]
+        history = json.loads((folder / METRICS).read_text())["history"]
     except Exception as e:  # noqa: BLE001 - torch.load / json raise many types for damaged files
         raise CheckpointError(f"the resume state in {folder} is damaged ({type(e).__name__}: "
                               f"{str(e)[:200]}); start over with --overwrite") from e

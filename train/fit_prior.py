@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vaekit.format import WEIGHTS, sha256_file
+from vaekit.format import CONFIG, WEIGHTS, sha256_file
 
 from .prior_file import FORMAT, FORMAT_VERSION, FittedPrior, prior_path
 from .samplers import MixtureState, Sampler, build_sampler, option_fields, sampler_names
@@ -141,14 +141,14 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="python -m vaekit.train.fit_prior", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help=f"checkpoint folder (config.json + {WEIGHTS})")
+    p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--sampler", choices=sampler_names(), default="gmm",
                    help="the density to fit (default: gmm); " + "; ".join(
                        f"{n}: {build_sampler(n, {}).doc}" for n in sampler_names()))
     p.add_argument("--seed", type=int, default=0, help="seeds the image subset and the fit's start (default: 0)")
     p.add_argument("--count", type=int, default=0,
                    help="fit on a seeded subset of this many training images (default 0: all)")
-    p.add_argument("--data-root", default=None, help="override the data root in config.json")
+    p.add_argument("--data-root", default=None, help=f"override the data root in {CONFIG}")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads for encoding (0: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     group = p.add_argument_group("sampler options (each applies to the samplers that take it)")
