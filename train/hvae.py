@@ -183,9 +183,12 @@ class TopDown(nn.Module):
         group (the encoder graph needs only the posterior).
         """
         ref = noise if noise is not None else features[-1]
-        # the learned constant, broadcast to the batch without a shape computed at run time
-        h = self.initial + torch.zeros_like(ref.flatten(1)[:, :1, None, None]).to(self.initial.dtype)
-        chunks = list(noise.split(self.sizes, dim=1)) if noise is not None else [None] * len(self.sizes)
+        # the learned constant, broadcast to the batch by arithmetic rather than a shape computed
+        # at run time (Shape -> Expand), which OpenCV DNN 4 refuses
+        h = self.initial + 0 * ref.flatten(1)[:, :1].reshape(-1, 1, 1, 1).to(self.initial.dtype)
+        ends = [sum(self.sizes[: i + 1]) for i in range(len(self.sizes))]
+        chunks = ([noise[:, end - size : end] for end, size in zip(ends, self.sizes)]
+                  if noise is not None else [None] * len(self.sizes))
         stats: list[GroupStats] = []
         cell = 0
         for scale in range(self.top, -1, -1):
