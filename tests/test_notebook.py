@@ -97,5 +97,7 @@ def test_notebook_on_the_shipped_checkpoints(tmp_path, monkeypatch):
     assert sorted(done + list(summary["skipped"])) == shipped
     for r in summary["results"]:
         pngs = {p.name for p in (figures / r["model"]).glob("*.png")}
-        assert pngs == set(r["figures"]) and len(pngs) == (6 if r["latent_dim"] == 2 else 4)
+        prior = json.loads((checkpoints / r["model"] / "onnx" / "vaekit.json").read_text()).get("prior", {})
+        side_by_side = prior.get("name", prior.get("kind", "normal")) != "normal"  # samples_vs_normal.png
+        assert pngs == set(r["figures"]) and len(pngs) == (6 if r["latent_dim"] == 2 else 4) + side_by_side
         assert np.isfinite(r["elbo_nats"]) and np.isfinite(r["is_log_likelihood_nats"])

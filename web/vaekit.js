@@ -230,9 +230,8 @@ function padEvents() {
 // the decoder graph to load: a precision the model ships (decoderFile), full or fast
 function graphFile(contract, precision, decoder, name) {
   if (!["full", "fast"].includes(decoder)) throw new Error(`decoder must be full or fast, got ${decoder}`);
-  const full = decoderFile(contract, precision, name);
+  if (decoder === "full") return decoderFile(contract, precision, name);
   const tag = precision === "fp32" ? "" : `.${precision}`;
-  if (decoder === "full") return full;
   const fast = contract.fast_decoder;
   if (!fast) throw new Error("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
   if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder (` + (precision === "fp16" ? "re-export with --fp16)" : "no int8 copy of a student is written)"));

@@ -60,8 +60,8 @@ WRONG_TYPES = [
     ("sketch file without Gradio's tag", "/reconstruct_sketch",
      ["mnist-tiny", {"background": None, "layers": [], "composite": {"path": "/etc/hostname"}}, -1],
      r"sketch_value \(Your drawing\) must be a sketchpad value .*each FILE \{\"path\": PATH_OR_URL, \"meta\""),
-    ("too many values", "/sample", ["mnist-tiny", 0, 4, 1.0, -1, 7],
-     r"/sample takes 5 values \(model \(Model\), seed_value \(Seed\), .*label_value \(Class\)\), got 6"),
+    ("too many values", "/sample", ["mnist-tiny", 0, 4, 1.0, -1, "normal", 7],
+     r"/sample takes 6 values \(model \(Model\), seed_value \(Seed\), .*label_value \(Class\), .*\), got 7"),
 ]
 
 

@@ -99,9 +99,9 @@ def test_an_upload_to_the_conditional_model_with_class_any_gets_its_best_fitting
     assert right >= 8, f"only {right} of 10 test digits got their own class"
 
 
-def test_an_older_prior_stops_start_up_with_one_line(exported, tmp_path, capsys):
-    """An older export's prior.npz mixture (here damaged too, its hash updated with it) names
-    the folder and the fix at start-up, whatever the runtime's reader raises."""
+def test_a_damaged_prior_stops_start_up_with_one_line(exported, tmp_path, capsys):
+    """A mixture prior that numpy cannot read (its hash updated with it) names the folder and
+    the fix at start-up, whatever the runtime's reader raises."""
     import hashlib
     import json
 
@@ -116,5 +116,5 @@ def test_an_older_prior_stops_start_up_with_one_line(exported, tmp_path, capsys)
     assert main(["--models", str(folder), "--providers", "cpu"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert str(folder) in err and "older vaekit (a prior.npz mixture)" in err and "re-export" in err
+    assert f"{folder / 'prior.npz'} is damaged: not a readable .npz" in err and "re-export" in err
     assert "allow_pickle" not in err, "no advice to load an untrusted file unsafely"
