@@ -32,6 +32,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+# ONNX Runtime's u8s8 kernels on x86 without VNNI add two uint8 x int8 products into one int16
+from vaekit.runtime.cpu import INT16_MAX, UINT8_MAX
+
 from .errors import ExportError
 
 BATCH_AXIS = "N"
@@ -45,10 +48,6 @@ FP32_OPS = frozenset({
 _QDQ = ("QuantizeLinear", "DequantizeLinear")
 #: ops whose weight input ONNX Runtime runs through its u8s8 integer GEMM once QDQ is fused
 INT8_GEMM_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-#: ONNX Runtime's u8s8 kernels on x86 without VNNI (SSE4.1, AVX2, AVX-512 without VNNI) add two
-#: uint8 x int8 products into one int16 (vpmaddubsw), which saturates above this
-INT16_MAX = 32767
-UINT8_MAX = 255
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

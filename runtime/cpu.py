@@ -14,6 +14,9 @@ import functools
 import platform
 from pathlib import Path
 
+#: the largest sum of two uint8 x int8 products the int16-pair kernels hold, and a uint8's largest value
+INT16_MAX = 32767
+UINT8_MAX = 255
 #: x86 CPU flags (as /proc/cpuinfo spells them) whose int8 kernels accumulate in int32
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "avx512vnni", "avxvnni", "amx_int8")
 INT16_PAIRS = "u8s8-int16-pairs"

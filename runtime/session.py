@@ -25,7 +25,7 @@ from .contract import (
     metadata_props,
     sha256_file,
 )
-from .cpu import INT16_PAIRS, INT32, int8_kernel, simd_summary
+from .cpu import INT16_MAX, INT16_PAIRS, INT32, int8_kernel, simd_summary
 from .providers import CPU, ProviderSpec, check_provider_specs, warn_once
 
 #: onnxruntime graph optimisation levels by name
@@ -39,8 +39,6 @@ REEXPORT = "re-export with `python -m vaekit.export CHECKPOINT`"
 #: onnxruntime's session option that replaces the int16-pair int8 kernels of x86 CPUs without
 #: VNNI by slower exact ones (a no-op elsewhere)
 EXACT_INT8_OPTION = "session.x64quantprecision"
-#: the largest sum of two uint8 x int8 products the int16-pair kernels hold
-INT16_MAX = 32767
 
 
 def build_session(
