@@ -60,6 +60,25 @@ def write_fake_mnist(root: Path, *, train: int, test: int, seed: int = 0,
     return root
 
 
+def write_fake_celeba(root: Path, *, splits: tuple[int, ...] = (4,), seed: int = 0) -> Path:
+    """Write ``root/celeba`` in the official layout with ``splits[i]`` noise 'faces' (89 x 109
+    JPEGs, the half-resolution copy's size) in partition ``i`` (0 train, 1 valid, 2 test),
+    numbered from 000001.jpg in that order; return ``root``."""
+    from PIL import Image
+
+    folder = root / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for part, n in enumerate(splits):
+        for _ in range(n):
+            name = f"{len(rows) + 1:06d}.jpg"
+            Image.fromarray(rng.integers(0, 255, (109, 89, 3), dtype=np.uint8)).save(folder / name)
+            rows.append(f"{name} {part}")
+    (root / "celeba" / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
+    return root
+
+
 def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2, seed: int = 0) -> Path:
     """Save a freshly initialised ``VAEConfig(dim=8, dim_mults=(1, 2), latent_dim=latent_dim)``.
 

@@ -29,7 +29,7 @@ from .schedule import LR_SCHEDULES
 CHOICES = {
     "norm": tuple(NORMS),
     "likelihood": tuple(sorted(LIKELIHOODS)),
-    "dataset": tuple(PRESETS),
+    "dataset": PRESETS.keys(),  # a live view: a dataset registered later is a choice too
     "lr_schedule": tuple(LR_SCHEDULES),
 }
 HELP = {

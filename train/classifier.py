@@ -26,8 +26,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from vaekit.format import CONFIG, WEIGHTS, atomic_write_bytes, atomic_write_text, sha256_file
 
+from .celeba import split_names
 from .config import DataConfig, _checked, data_config_from_dict, dump_json
-from .data import SPLITS, ImageSplit, load_split
+from .data import ImageSplit, load_split
+from .datasets import dataset_record
 
 FORMAT = "vaekit-feature-classifier"
 
@@ -60,13 +62,7 @@ def _class_targets(cfg: DataConfig, split: str, data: ImageSplit) -> Tensor:
 
 def celeba_split_names(cfg: DataConfig, split: str) -> list[str]:
     """The image names of ``split`` in the order :func:`~vaekit.train.data.load_split` loads them."""
-    folder = cfg.root() / "celeba"
-    want, names = SPLITS.index(split), []
-    for line in (folder / "list_eval_partition.txt").read_text().split("\n"):
-        parts = line.split()
-        if len(parts) == 2 and int(parts[1]) == want and (folder / "img_align_celeba" / parts[0]).is_file():
-            names.append(parts[0])
-    return names
+    return split_names(cfg.root(), split)
 
 
 def _read_attributes(cfg: DataConfig) -> tuple[tuple[str, ...], dict[str, list[int]]]:
@@ -93,11 +89,13 @@ def _attribute_targets(cfg: DataConfig, split: str, data: ImageSplit) -> Tensor:
     return (torch.tensor([rows[n] for n in images]) > 0).float()
 
 
+def _dataset_classes(cfg: DataConfig) -> tuple[str, ...]:
+    return dataset_record(cfg.dataset).classes
+
+
 TASKS: dict[str, Task] = {
-    "mnist": Task(10, False, _class_targets, lambda c: tuple(str(i) for i in range(10)), epochs=2),
-    "fashion-mnist": Task(10, False, _class_targets,
-                          lambda c: ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                                     "Shirt", "Sneaker", "Bag", "Ankle boot"), epochs=3),
+    "mnist": Task(10, False, _class_targets, _dataset_classes, epochs=2),
+    "fashion-mnist": Task(10, False, _class_targets, _dataset_classes, epochs=3),
     "celeba": Task(40, True, _attribute_targets, lambda c: _read_attributes(c)[0], epochs=4),
 }
 

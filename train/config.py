@@ -7,8 +7,9 @@
 * :class:`DataConfig` says where images come from and how they are framed.
 * :class:`TrainConfig` holds the optimisation schedule and the run folder.
 
-Dataset presets (what a dataset needs by default) live here, not in the model code: the
-model only sees channels, size and likelihood.
+Dataset presets (what a dataset needs by default: :data:`PRESETS`, read from each dataset's
+record in :mod:`vaekit.train.datasets`) stay out of the model code: the model only sees
+channels, size and likelihood.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from .datasets import PRESETS as PRESETS  # re-exported: vaekit.train.config.PRESETS
+from .datasets import dataset_record
 from .objective import LIKELIHOODS
 from .schedule import LR_SCHEDULES
 
@@ -245,8 +248,7 @@ class DataConfig:
     limit: int = 0  # use only the first N training images (0: all), for smoke runs
 
     def __post_init__(self) -> None:
-        if self.dataset not in PRESETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {sorted(PRESETS)}")
+        dataset_record(self.dataset)  # ValueError naming the known datasets
         _at_least(self, "val_size", 1)
         _at_least(self, "limit", 0, note="0: all images")
         if not 0 < self.crop_fraction <= 1:
@@ -327,18 +329,6 @@ class TrainConfig:
 
 SEED_MAX = 2**32 - 1
 
-
-# Dataset presets: defaults a dataset needs, overridable from the command line.
-PRESETS: dict[str, dict[str, Any]] = {
-    "mnist": dict(in_channels=1, image_size=28, dim=16, dim_mults=(1, 2), likelihood="bernoulli"),
-    "fashion-mnist": dict(
-        in_channels=1, image_size=28, dim=16, dim_mults=(1, 2), likelihood="logistic", latent_dim=16
-    ),
-    "celeba": dict(
-        in_channels=3, image_size=64, dim=16, dim_mults=(1, 2, 4, 8), likelihood="logistic",
-        latent_dim=64,
-    ),
-}
 
 def model_config_from_dict(d: dict[str, Any]) -> VAEConfig:
     """Rebuild a model config from ``config.json``; unknown keys are errors."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from support import write_fake_celeba
 from vaekit.train.config import DataConfig
 from vaekit.train.data import cache_folder, load_split
 
@@ -13,16 +13,7 @@ from vaekit.train.data import cache_folder, load_split
 @pytest.fixture
 def faces(tmp_path):
     """A data root with 4 CelebA-layout training faces."""
-    folder = tmp_path / "data" / "celeba" / "img_align_celeba"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(1, 5):
-        name = f"{i:06d}.jpg"
-        Image.fromarray(rng.integers(0, 255, (109, 89, 3), dtype=np.uint8)).save(folder / name)
-        rows.append(f"{name} 0")
-    (tmp_path / "data" / "celeba" / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
-    return tmp_path / "data"
+    return write_fake_celeba(tmp_path / "data", splits=(4,))
 
 
 def files_under(folder):
