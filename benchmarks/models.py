@@ -3,7 +3,7 @@
 * Every shipped checkpoint ``checkpoints/<name>/`` (holding ``config.json``): its graphs are
   the shipped ``checkpoints/<name>/onnx/`` when present; precisions that folder lacks are
   exported into the cache (``build/benchmarks/``) with ``python -m vaekit.export``.
-* The 64x64 RGB configuration (the CelebA architecture of ``PRESETS["celeba"]``), freshly
+* The 64x64 RGB configuration (the CelebA preset of ``vaekit.train.datasets``), freshly
   initialised with seed 0: latency does not depend on the weights. It stands in until a
   trained model of that architecture ships (``checkpoints/celeba64``), then it is left out.
 * When no checkpoint ships, a freshly initialised MNIST configuration stands in (and the
@@ -43,14 +43,18 @@ PARTS = GRAPHS
 PRECISIONS = ("fp32", "int8", "fp16")
 SHIPPED_ORDER = ("mnist-z2", "fashion-mnist-z16", "celeba64")
 
-#: the shipped CelebA architecture (train/config.py PRESETS["celeba"]), freshly initialised
+#: the CelebA preset (the celeba record in train/datasets.py; a test keeps them equal),
+#: freshly initialised
 RGB64 = {"in_channels": 3, "image_size": 64, "dim": 16, "dim_mults": (1, 2, 4, 8),
          "likelihood": "logistic", "latent_dim": 64}
 MNIST = {"dim": 16, "latent_dim": 2}
 TINY = {"in_channels": 3, "image_size": 16, "dim": 8, "dim_mults": (1, 2), "likelihood": "logistic",
         "latent_dim": 4}
 
-FRESH = {"rgb64-fresh": RGB64, "mnist-fresh": MNIST, "tiny-fresh": TINY}
+#: fresh model name -> (its dataset, its VAEConfig kwargs); the dataset is what its
+#: checkpoint's config.json says, so the export writes that dataset's presentation
+FRESH = {"rgb64-fresh": ("celeba", RGB64), "mnist-fresh": ("mnist", MNIST),
+         "tiny-fresh": ("celeba", TINY)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,13 @@ class ModelSpec:
     name: str
     checkpoint: Path | None  # a shipped checkpoint folder, or None for a fresh config
     fresh_config: dict | None = None  # VAEConfig kwargs when freshly initialised
+    dataset: str = ""  # a fresh model's dataset (a shipped one's is in its config.json)
+
+    @classmethod
+    def fresh(cls, name: str) -> ModelSpec:
+        """The freshly initialised model ``name`` of :data:`FRESH`."""
+        dataset, config = FRESH[name]
+        return cls(name, None, config, dataset)
 
     @property
     def description(self) -> str:
@@ -129,17 +140,17 @@ def _is_rgb64(checkpoint: Path | None) -> bool:
 def model_specs(mode: str, only: str | None = None) -> list[ModelSpec]:
     """The models of a run: ``mode`` is ``full`` or ``smoke``; ``only`` a comma list of names."""
     if mode == "smoke":
-        specs = [ModelSpec("tiny-fresh", None, TINY)]
+        specs = [ModelSpec.fresh("tiny-fresh")]
     else:
         specs = [ModelSpec(p.name, p) for p in shipped_checkpoints()]
         if not specs:
-            specs.append(ModelSpec("mnist-fresh", None, MNIST))
+            specs.append(ModelSpec.fresh("mnist-fresh"))
         if not any(_is_rgb64(s.checkpoint) for s in specs):  # a trained CelebA model replaces it
-            specs.append(ModelSpec("rgb64-fresh", None, RGB64))
+            specs.append(ModelSpec.fresh("rgb64-fresh"))
     if only:
         wanted = [n.strip() for n in only.split(",") if n.strip()]
         pool = {s.name: s for s in [*specs, *(ModelSpec(p.name, p) for p in shipped_checkpoints()),
-                                    *(ModelSpec(n, None, c) for n, c in FRESH.items())]}
+                                    *(ModelSpec.fresh(n) for n in FRESH)]}
         unknown = [n for n in wanted if n not in pool]
         if unknown:
             raise ValueError(
@@ -193,8 +204,7 @@ def _fresh_checkpoint(spec: ModelSpec, folder: Path) -> Path:
     if not (ckpt / WEIGHTS).is_file():
         torch.manual_seed(0)
         model = build_model(VAEConfig(**spec.fresh_config))
-        dataset = "celeba" if spec.fresh_config.get("in_channels", 1) == 3 else "mnist"
-        save_checkpoint(ckpt, model, data=DataConfig(dataset=dataset))
+        save_checkpoint(ckpt, model, data=DataConfig(dataset=spec.dataset))
     return ckpt
 
 
@@ -209,7 +219,7 @@ def prepare(spec: ModelSpec, *, precisions: tuple[str, ...] = PRECISIONS) -> Ben
         weights = sha256_file(ckpt / WEIGHTS)
         cache = CACHE / f"{spec.name}-{_key(weights, src)}"
     else:
-        cache = CACHE / f"{spec.name}-{_key(json.dumps(spec.fresh_config, sort_keys=True), src)}"
+        cache = CACHE / f"{spec.name}-{_key(json.dumps(spec.fresh_config, sort_keys=True), spec.dataset, src)}"
         ckpt = _fresh_checkpoint(spec, cache)
     for stale in CACHE.glob(f"{spec.name}-*"):  # entries of older weights or exporter sources
         if stale != cache and stale.is_dir():

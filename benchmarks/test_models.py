@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from . import models
 from .models import RGB64, model_specs
 
 
@@ -24,8 +25,6 @@ def test_models_whose_decoder_takes_a_label_are_left_out_of_the_latency_cases(tm
 
     from vaekit.format import CONFIG, CONTRACT_FILE, ONNX_SUBFOLDER
 
-    from . import models
-
     for name, inputs in (("plain", ["z"]), ("conditional", ["z", "label"])):
         (tmp_path / name / ONNX_SUBFOLDER).mkdir(parents=True)
         (tmp_path / name / CONFIG).write_text("{}")
@@ -33,3 +32,23 @@ def test_models_whose_decoder_takes_a_label_are_left_out_of_the_latency_cases(tm
             json.dumps({"decoder_inputs": inputs}))
     monkeypatch.setattr(models, "CHECKPOINTS", tmp_path)
     assert [p.name for p in models.shipped_checkpoints()] == ["plain"]
+
+
+def test_the_64x64_rgb_configuration_is_the_celeba_preset():
+    from vaekit.train.datasets import PRESETS
+
+    assert RGB64 == PRESETS["celeba"]
+
+
+def test_a_fresh_model_names_its_dataset_and_its_checkpoint_records_it(tmp_path):
+    from vaekit.train import VAEConfig
+    from vaekit.train.checkpoint import load_configs
+    from vaekit.train.datasets import DATASETS
+
+    from .models import FRESH, ModelSpec
+
+    for name, (dataset, config) in FRESH.items():  # the dataset fits the model's channels
+        assert VAEConfig(**config).in_channels == DATASETS[dataset].channels, name
+    spec = ModelSpec.fresh("tiny-fresh")
+    _, data, _ = load_configs(models._fresh_checkpoint(spec, tmp_path))
+    assert data.dataset == spec.dataset == FRESH["tiny-fresh"][0]
