@@ -45,8 +45,8 @@ MODEL_CONFIGS: dict[str, type[VAEConfig]] = {}
 def model_config(name: str) -> Callable[[type[C]], type[C]]:
     """Register a model config class under ``name`` (its ``model_type``): the one list of variants.
 
-    The CLI's ``--model`` choices and :func:`model_config_from_dict` read it; the model class
-    registers against its config (``@register`` in :mod:`vaekit.train.model`).
+    :func:`model_config_from_dict` reads it; :mod:`vaekit.train.registry` lists each config's
+    model class, and the CLI's ``--model`` choices come from there.
     """
 
     def wrap(cls: type[C]) -> type[C]:

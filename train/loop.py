@@ -41,8 +41,9 @@ from .data import load_split
 from .distributed import Distributed
 from .evaluate import evaluate_elbo
 from .feed import DeviceFeed
-from .model import VAE, build_model, count_parameters
+from .model import VAE, count_parameters
 from .objective import kl_warmup
+from .registry import build_model
 from .runfolder import RunFolderError, initial_weights, prepare_run, saved_state  # noqa: F401  (RunFolderError: re-exported)
 from .schedule import ema_decay, lr_factor
 
