@@ -38,6 +38,7 @@ from vaekit.format import CONFIG, RESUME, image_shape
 from .checkpoint import CheckpointError, save_checkpoint, state_mismatch
 from .config import DataConfig, TrainConfig, VAEConfig
 from .data import load_split
+from .device import resolve_device
 from .distributed import Distributed
 from .evaluate import evaluate_elbo
 from .feed import DeviceFeed
@@ -46,16 +47,6 @@ from .objective import kl_warmup
 from .registry import build_model
 from .runfolder import RunFolderError, initial_weights, prepare_run, saved_state  # noqa: F401  (RunFolderError: re-exported)
 from .schedule import ema_decay, lr_factor
-
-
-def resolve_device(name: str, dist: Distributed | None = None) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name} asked for CUDA, but torch sees no GPU; use --device cpu")
-    if dist is not None and dist.active and name == "cuda":
-        return torch.device("cuda", dist.local_rank)
-    return torch.device(name)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -240,7 +231,7 @@ def train(
     cfg = train_config
     out = Path(cfg.out)
     with Distributed.from_env(cfg.device) as dist:
-        device = resolve_device(cfg.device, dist)
+        device = resolve_device(cfg.device, local_rank=dist.local_rank if dist.active else None)
         # --init-from starts a run; it is read before prepare_run, whose --overwrite may empty
         # the folder it names. A resumed run goes on from its own weights and never reads it.
         resuming = cfg.resume and (out / RESUME).is_file()

@@ -14,8 +14,8 @@ import torch
 from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, refusals
 from support import run_main as run
 from vaekit.train import build_model, save_checkpoint
-from vaekit.train.__main__ import main as train_main
-from vaekit.train.__main__ import parse
+from vaekit.train.cli import main as train_main
+from vaekit.train.cli import parse
 from vaekit.train.config import (
     data_config_from_dict,
     model_config_from_dict,
