@@ -280,12 +280,12 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_debris(tiny_mnist_ro
 
 
 def test_ctrl_c_during_training_is_one_line(tiny_mnist_root, tmp_path, capsys, monkeypatch):
-    import vaekit.train.loop as loop
+    from vaekit.train.trainer import Trainer
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    monkeypatch.setattr(Trainer, "run_epoch", interrupted)
     out = tmp_path / "run"
     code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--threads", "1",
                                  "--out", str(out)], capsys)
