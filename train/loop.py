@@ -72,44 +72,44 @@ def train(
                 f"{data_config.dataset} images are {tuple(train_data.images.shape[1:])} but the "
                 f"model expects {expected}: set --in-channels/--image-size to match the data"
             )
-        s = Trainer(model_config, cfg, device=device, dist=dist)
+        trainer = Trainer(model_config, cfg, device=device, dist=dist)
         if init is not None:
-            s.model.load_state_dict(init)
+            trainer.model.load_state_dict(init)
             if progress and dist.is_main:
                 print(f"starting from the weights of {cfg.init_from}")
-        s.model.check_labels(train_data.labels, train_data.classes)  # once, not per step
-        feed = DeviceFeed(train_data, device, binary=s.model.likelihood.binary,
-                          channels_last=s.cuda)
+        trainer.model.check_labels(train_data.labels, train_data.classes)  # once, not per step
+        feed = DeviceFeed(train_data, device, binary=trainer.model.likelihood.binary,
+                          channels_last=trainer.cuda)
         start_epoch, step, history = 0, 0, []
         if state is not None:
-            start_epoch, step, history = s.restore(state, out)
+            start_epoch, step, history = trainer.restore(state, out)
             if dist.is_main:
                 print(f"resumed {out} at epoch {start_epoch}, step {step}")
-        n_params = count_parameters(s.model)
+        n_params = count_parameters(trainer.model)
         if progress and dist.is_main:
-            print(f"{type(s.model).__name__}: {n_params:,} parameters | {len(train_data):,} "
+            print(f"{type(trainer.model).__name__}: {n_params:,} parameters | {len(train_data):,} "
                   f"train, {len(valid_data):,} valid images | device {device}"
                   + (f" x {dist.world} processes ({dist.backend})" if dist.active else "")
-                  + (" | bf16 autocast, channels-last" if s.cuda else "")
+                  + (" | bf16 autocast, channels-last" if trainer.cuda else "")
                   + (" | compiled" if cfg.compile else ""))
 
         for epoch in range(start_epoch, cfg.epochs):
             if cfg.max_steps and step >= cfg.max_steps:
                 break
-            stats = s.run_epoch(feed, epoch=epoch, step=step, progress=progress)
+            stats = trainer.run_epoch(feed, epoch=epoch, step=step, progress=progress)
             step = stats.step
             if dist.is_main:
-                row = _epoch_row(s.kept, valid_data, cfg, device, epoch, stats)
+                row = _epoch_row(trainer.kept, valid_data, cfg, device, epoch, stats)
                 history.append(row)
                 if progress:
                     print(f"epoch {epoch + 1}: valid ELBO {row['valid_elbo_nats']:.2f} nats/image "
                           f"({row['valid_bits_per_dim']:.4f} bits/dim), "
                           f"{row['images_per_second']:.0f} img/s"
                           + (f", {stats.skipped} updates skipped" if stats.skipped else ""))
-                _save(s, out, data_config, cfg, history, n_params, len(train_data), device,
+                _save(trainer, out, data_config, cfg, history, n_params, len(train_data), device,
                       dist, epoch, step)
             dist.barrier()
-        return s.kept, history
+        return trainer.kept, history
 
 
 def _epoch_row(model: VAE, valid_data, cfg: TrainConfig, device: torch.device, epoch: int,
@@ -129,7 +129,7 @@ def _epoch_row(model: VAE, valid_data, cfg: TrainConfig, device: torch.device, e
     }
 
 
-def _save(s: Trainer, out: Path, data_config: DataConfig, cfg: TrainConfig,
+def _save(trainer: Trainer, out: Path, data_config: DataConfig, cfg: TrainConfig,
           history: list[dict[str, Any]], n_params: int, n_train: int, device: torch.device,
           dist: Distributed, epoch: int, step: int) -> None:
     metrics = {
@@ -144,13 +144,13 @@ def _save(s: Trainer, out: Path, data_config: DataConfig, cfg: TrainConfig,
         "history": history,
     }
     resume = {
-        "model": {k: v.detach().cpu() for k, v in s.model.state_dict().items()},
-        "optimizer": s.opt.state_dict(),
+        "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        "optimizer": trainer.opt.state_dict(),
         "epoch": epoch + 1,
         "step": step,
         "rng": torch.get_rng_state(),
         "history": history,
     }
-    if s.ema is not None:
-        resume["ema"] = {k: v.detach().cpu() for k, v in s.ema.state_dict().items()}
-    save_checkpoint(out, s.kept, data=data_config, train=cfg, metrics=metrics, resume=resume)
+    if trainer.ema is not None:
+        resume["ema"] = {k: v.detach().cpu() for k, v in trainer.ema.state_dict().items()}
+    save_checkpoint(out, trainer.kept, data=data_config, train=cfg, metrics=metrics, resume=resume)
