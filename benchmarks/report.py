@@ -341,7 +341,7 @@ def training_section(local: list[dict[str, Any]], gpu: dict[str, list[dict[str, 
     """
     out = ["", "## Training throughput", ""]
     out.append("images/s of `python -m vaekit.train`'s own step code (`benchmarks/train_throughput.py`: "
-               "device-resident uint8 data, the loop's `_train_epoch`, median of timed epochs after "
+               "device-resident uint8 data, `Trainer.run_epoch` of `vaekit.train.trainer`, median of timed epochs after "
                "20 warm-up steps; bf16 autocast + channels-last on CUDA).")
     cases = local + [r for f, rs in sorted(gpu.items()) if "throughput" in f for r in rs]
     if cases:

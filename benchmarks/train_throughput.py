@@ -4,11 +4,12 @@
     python -m benchmarks.train_throughput --device cpu --cases mnist-preset-b128
 
 Each case builds the model and optimiser exactly as ``python -m vaekit.train`` does
-(``loop._Setup``: bf16 autocast, channels-last and fused AdamW on CUDA, ``--compile``
-optional), feeds it from a device-resident uint8 set of random images of the case's shape
-(:class:`~vaekit.train.feed.DeviceFeed`: throughput does not depend on pixel values), runs
-warm-up steps (compilation included) and then times whole epochs of ``_train_epoch``, the
-loop's own step code, host syncs and all. Writes one JSON record per case.
+(:class:`~vaekit.train.trainer.Trainer`: bf16 autocast, channels-last and fused AdamW on CUDA,
+``--compile`` optional), feeds it from a device-resident uint8 set of random images of the
+case's shape (:class:`~vaekit.train.feed.DeviceFeed`: throughput does not depend on pixel
+values), runs warm-up steps (``Trainer.train_step``, compilation included) and then times whole
+epochs of ``Trainer.run_epoch``, the training command's own step code, host syncs and all.
+Writes one JSON record per case.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from vaekit.format import atomic_write_text
 from vaekit.train.config import TrainConfig, VAEConfig
 from vaekit.train.data import ImageSplit
-from vaekit.train.distributed import Distributed
+from vaekit.train.device import resolve_device
 from vaekit.train.feed import DeviceFeed
-from vaekit.train.loop import _Setup, _train_epoch
+from vaekit.train.trainer import Trainer, run_steps
+
+#: optimiser steps before the timed epochs (torch.compile compiles during these)
+WARMUP_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -67,17 +71,20 @@ def run_case(case: Case, device: torch.device, *, epochs: int, max_seconds: floa
                       torch.zeros(case.images, dtype=torch.long))
     cfg = TrainConfig(out="unused", batch_size=case.batch_size, compile=case.compile,
                       device=str(device), log_every=50)
-    dist = Distributed()
-    s = _Setup(config, cfg, device, dist)
-    feed = DeviceFeed(data, device, binary=s.model.likelihood.binary, channels_last=s.cuda)
+    trainer = Trainer(config, cfg, device=device)
+    feed = DeviceFeed(data, device, binary=trainer.model.likelihood.binary,
+                      channels_last=trainer.cuda)
+    total = run_steps(cfg, feed.steps_per_epoch(cfg.batch_size))
     t0 = time.perf_counter()
-    warm = replace(cfg, max_steps=20)
-    _train_epoch(s, feed, warm, 0, 0, dist, False)  # warm-up (and compilation): 20 steps
+    for step, (x, y) in zip(range(WARMUP_STEPS), feed.epoch(cfg.batch_size, seed=0)):
+        trainer.train_step(x, y, step=step, total_steps=total)  # warm-up (and compilation)
+    if trainer.cuda:
+        torch.cuda.synchronize(device)
     warmup_seconds = time.perf_counter() - t0
     rates = []
     for epoch in range(epochs):
-        _, _, seen, seconds = _train_epoch(s, feed, cfg, epoch + 1, 0, dist, False)
-        rates.append(seen / seconds)
+        stats = trainer.run_epoch(feed, epoch=epoch + 1, step=0)
+        rates.append(stats.images / stats.seconds)
         if time.perf_counter() - t0 > max_seconds:
             break
     rates.sort()
@@ -100,7 +107,7 @@ def _device_name(device: torch.device) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.train_throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--cases", nargs="+", choices=sorted(CASES), default=None,
                    help="cases to run (default: all on CUDA, mnist-preset-b128 on the CPU)")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per case (median reported)")
@@ -110,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.epochs < 1 or args.max_seconds <= 0 or args.threads < 0:
         p.error("--epochs must be >= 1, --max-seconds > 0 and --threads >= 0")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        p.error(f"--device {args.device}: torch sees no GPU; use --device cpu")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     names = args.cases or (sorted(CASES) if device.type == "cuda" else ["mnist-preset-b128"])
     records = []
     for name in names:

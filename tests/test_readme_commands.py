@@ -84,7 +84,7 @@ def test_the_timing_command_runs_as_written(tmp_path):
 def test_the_one_minute_recipe_trains_exports_and_serves(tmp_path, monkeypatch):
     from vaekit.export.__main__ import main as export_main
     from vaekit.train import config
-    from vaekit.train.__main__ import main as train_main
+    from vaekit.train.cli import main as train_main
 
     train_line, export_line = command("python -m vaekit.train "), command("python -m vaekit.export ")
     # the default data root (./data here, not ../shared/data): a fake MNIST the test writes

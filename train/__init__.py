@@ -2,8 +2,8 @@
 
 Importing the package is cheap: each public name below is imported from its module the
 first time it is used (PEP 562), so ``vaekit.train.plots`` (figures from numpy arrays)
-loads without torch. ``from vaekit.train import build_model`` works as before; importing
-:mod:`vaekit.train.model` registers every variant (IWAE, CVAE, VampPrior, HVAE) in ``MODELS``.
+loads without torch. ``from vaekit.train import build_model`` works as before; ``MODELS``
+(:mod:`vaekit.train.registry`) lists every variant (IWAE, CVAE, VampPrior, HVAE).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ _EXPORTS = {
     "VAEConfig": "config",
     "VampConfig": "config",
     "model_config": "config",
-    "MODELS": "model",
+    "MODELS": "registry",
     "VAE": "model",
     "BetaVAE": "model",
     "Decoder": "model",
     "DecoderMean": "model",
     "Encoder": "model",
-    "build_model": "model",
-    "register": "model",
+    "build_model": "registry",
+    "register": "registry",
     "CVAE": "variants",
     "IWAE": "variants",
     "VampPrior": "variants",
@@ -61,7 +61,8 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
         model_config,
     )
     from .hvae import HVAE
-    from .model import MODELS, VAE, BetaVAE, Decoder, DecoderMean, Encoder, build_model, register
+    from .model import VAE, BetaVAE, Decoder, DecoderMean, Encoder
+    from .registry import MODELS, build_model, register
     from .variants import CVAE, IWAE, VampPrior
 
 

@@ -39,7 +39,8 @@ from .config import (
     train_config_from_dict,
 )
 from .data import ImageSplit, load_split
-from .model import VAE, build_model
+from .model import VAE
+from .registry import build_model
 
 
 def vaekit_version() -> str:

@@ -342,9 +342,7 @@ def parameter_count(model: nn.Module) -> int:
 def build_parser():
     import argparse
 
-    class OneLineParser(argparse.ArgumentParser):
-        def error(self, message: str):
-            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    from .argparser import OneLineParser
 
     p = OneLineParser(prog="python -m vaekit.train.classifier", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -26,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .datasets import PRESETS as PRESETS  # re-exported: vaekit.train.config.PRESETS
 from .datasets import dataset_record
+from .device import check_device_name
 from .objective import LIKELIHOODS
 from .schedule import LR_SCHEDULES
 
@@ -48,8 +48,8 @@ MODEL_CONFIGS: dict[str, type[VAEConfig]] = {}
 def model_config(name: str) -> Callable[[type[C]], type[C]]:
     """Register a model config class under ``name`` (its ``model_type``): the one list of variants.
 
-    The CLI's ``--model`` choices and :func:`model_config_from_dict` read it; the model class
-    registers against its config (``@register`` in :mod:`vaekit.train.model`).
+    :func:`model_config_from_dict` reads it; :mod:`vaekit.train.registry` lists each config's
+    model class, and the CLI's ``--model`` choices come from there.
     """
 
     def wrap(cls: type[C]) -> type[C]:
@@ -260,9 +260,6 @@ class DataConfig:
         return Path(self.data_root or default_data_root())
 
 
-DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
 @dataclass
 class TrainConfig:
     """The optimisation schedule and the run folder (checked on construction)."""
@@ -319,9 +316,7 @@ class TrainConfig:
             raise ValueError(f"seed must be <= {SEED_MAX}, got {self.seed} (set --seed lower)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr} (e.g. --lr 1e-3)")
-        if not DEVICE.match(self.device):
-            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got "
-                             f"{self.device!r} (e.g. --device cpu)")
+        check_device_name(self.device)  # whether this machine has it: resolve_device
         if self.resume and self.overwrite:
             raise ValueError("resume and overwrite exclude each other: --resume continues the "
                              "run in --out, --overwrite replaces it; pass one of them")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import typing
 
 from vaekit.format import CONFIG, WEIGHTS
 
+from .argparser import OneLineParser
 from .distill_sources import LOSSES, SOURCES
 from .student import ACTIVATIONS, MAX_BLOCKS, UPSAMPLES
 
@@ -22,16 +22,11 @@ from .student import ACTIVATIONS, MAX_BLOCKS, UPSAMPLES
 DEFAULT_WIDTHS = {2: (16, 16), 3: (64, 48, 32), 4: (32, 64, 48, 32)}  # 2 and 4: the shipped students
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .distill_run import DistillConfig
 
     d = DistillConfig()
-    p = _OneLineParser(prog="python -m vaekit.train.distill", description=__doc__,
+    p = OneLineParser(prog="python -m vaekit.train.distill", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS}): the teacher")
     s = p.add_argument_group("student")

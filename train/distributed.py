@@ -15,6 +15,8 @@ import torch
 import torch.distributed as tdist
 from torch import nn
 
+from .device import resolve_device
+
 
 class Distributed:
     def __init__(self, *, rank: int = 0, world: int = 1, local_rank: int = 0, backend: str = ""):
@@ -26,7 +28,7 @@ class Distributed:
         if world <= 1:
             return cls()
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-        wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+        wants_cuda = resolve_device(device, local_rank=local_rank).type == "cuda"
         backend = "nccl" if wants_cuda else "gloo"
         if wants_cuda:
             torch.cuda.set_device(local_rank)

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 from vaekit.format import CONFIG, METRICS, WEIGHTS, atomic_write_text
 
+from .argparser import OneLineParser
 from .data import ImageSplit, batches, binarize
 from .model import VAE
 from .objective import log_mean_exp, nats_to_bits_per_dim
@@ -99,8 +100,6 @@ def evaluate_iwae(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .__main__ import OneLineParser  # the training CLI's one-line errors, here too
-
     p = OneLineParser(prog="python -m vaekit.train.evaluate", description=__doc__,
                       allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
@@ -124,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every range and every output path, before any work is done."""
-    from .__main__ import check_device_available
-    from .config import DEVICE, SEED_MAX
+    from .config import SEED_MAX
+    from .device import resolve_device
     from .limits import MAX_SAMPLES, check_threads
 
     if args.samples < 1:
@@ -143,13 +142,8 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--limit must be >= 0, got {args.limit} (0: every image of the split)")
     if not 0 <= args.seed <= SEED_MAX:
         p.error(f"--seed must be in 0..{SEED_MAX}, got {args.seed}")
-    if not DEVICE.match(args.device):
-        p.error(f"--device must be auto, cpu, cuda, cuda:N or mps, got {args.device!r} "
-                f"(e.g. --device cpu)")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        check_device_available(args.device)
+        args.device = str(resolve_device(args.device))
     except ValueError as e:
         p.error(str(e))
     if args.json is not None and not args.json.strip():

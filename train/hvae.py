@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .blocks import ConvBlock, Downsample, ResidualBlock, Upsample, make_norm
 from .config import HVAEConfig
-from .model import VAE, channel_dims, register
+from .model import VAE, channel_dims
 from .objective import Likelihood, gaussian_log_prob, get_likelihood, standard_normal_log_prob
 
 #: log-scales are soft-clamped to (-LOG_SCALE_LIMIT, LOG_SCALE_LIMIT) (tanh), so one spiking
@@ -239,7 +239,6 @@ def kl_balance_weights(kls: Tensor, sizes: Tensor) -> Tensor:
     return w / w.mean()
 
 
-@register
 class HVAE(VAE):
     """Hierarchical VAE (see the module doc). Terms (nats per dimension): ``loss``, ``elbo``,
     ``recon``, ``kl`` and ``kl_g0``, ``kl_g1``, ... (each group's KL, top-down).

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .blocks import ConvBlock, Downsample, ResidualBlock, Upsample, make_norm
-from .config import MODEL_CONFIGS, BetaVAEConfig, VAEConfig
+from .config import BetaVAEConfig, VAEConfig
 from .objective import (
     Likelihood,
     gaussian_kl,
@@ -30,25 +30,6 @@ from .objective import (
     reparameterize,
     standard_normal_log_prob,
 )
-
-MODELS: dict[str, type[VAE]] = {}
-
-
-def register(cls: type[VAE]) -> type[VAE]:
-    """Register a VAE variant under its config's ``model_type`` (``@register`` on the class).
-
-    The config class must itself be registered (``@model_config(name)`` in
-    :mod:`vaekit.train.config`); each name has one model class.
-    """
-    name = cls.config_class.model_type
-    if MODEL_CONFIGS.get(name) is not cls.config_class:
-        raise TypeError(f"{cls.__name__}.config_class {cls.config_class.__name__} is not "
-                        f"registered with @model_config({name!r})")
-    if name in MODELS:
-        raise TypeError(f"model_type {name!r} is registered twice "
-                        f"({MODELS[name].__name__} and {cls.__name__})")
-    MODELS[name] = cls
-    return cls
 
 
 def channel_dims(config: VAEConfig) -> list[int]:
@@ -158,7 +139,6 @@ class DecoderMean(nn.Module):
         return self.likelihood.mean(self.decoder(z, label))
 
 
-@register
 class VAE(nn.Module):
     """The VAE of Kingma & Welling with a U-Net-style encoder and decoder and a N(0, I) prior.
 
@@ -275,7 +255,6 @@ class VAE(nn.Module):
         return None
 
 
-@register
 class BetaVAE(VAE):
     """beta-VAE: the KL term weighted by ``config.beta`` (beta=1 is the VAE)."""
 
@@ -285,20 +264,6 @@ class BetaVAE(VAE):
         return self.config.beta * kl_scale
 
 
-def build_model(config: VAEConfig) -> VAE:
-    name = config.model_type
-    if name not in MODELS:
-        raise ValueError(f"model_type {name!r} has a config but no registered model class; "
-                         f"known models: {sorted(MODELS)}")
-    return MODELS[name](config)
-
-
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
-
-# every variant registers itself in MODELS when this module loads, whichever vaekit.train
-# module (or public name of the package) a caller imports first: a checkpoint of any
-# model_type then loads (the variants import the names above, all defined by now)
-from . import hvae as _hvae  # noqa: E402, F401
-from . import variants as _variants  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""VAE variants beyond the plain VAE and beta-VAE: each one class, registered once.
+"""VAE variants beyond the plain VAE and beta-VAE: each one class.
 
 * :class:`IWAE` (Burda et al. 2016): trains on the k-sample importance-weighted bound.
 * :class:`CVAE`: encoder and decoder conditioned on a class label.
@@ -7,7 +7,7 @@
 
 A variant overrides the seams of :class:`~vaekit.train.model.VAE` (``encode``, ``decode``,
 ``log_prior``, ``kl``, ``forward``) and nothing else; its config lives in
-:mod:`vaekit.train.config`.
+:mod:`vaekit.train.config`, and :mod:`vaekit.train.registry` lists it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from .config import CVAEConfig, IWAEConfig, VampConfig
-from .model import VAE, Decoder, Encoder, register
+from .model import VAE, Decoder, Encoder
 from .objective import gaussian_log_prob, log_mean_exp
 
 
-@register
 class IWAE(VAE):
     """Trained on the ``k``-sample importance-weighted bound (k=1 is the VAE's ELBO).
 
@@ -44,7 +43,6 @@ class IWAE(VAE):
         return {"loss": -warmed, "iwae": bound, "elbo": -(recon + kl), "recon": recon, "kl": kl}
 
 
-@register
 class CVAE(VAE):
     """Conditional VAE: q(z | x, y) and p(x | z, y) with y one of ``num_classes`` labels.
 
@@ -101,7 +99,6 @@ class CVAE(VAE):
         return self.decoder(z, self._labels(z, y))
 
 
-@register
 class VampPrior(VAE):
     """A VAE whose prior is ``p(z) = 1/K sum_k q(z | u_k)`` over K learned pseudo-inputs.
 

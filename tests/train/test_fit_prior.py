@@ -84,7 +84,7 @@ def test_a_fit_of_older_weights_is_refused_with_the_command_that_refits(unexport
 
 
 def test_training_can_end_with_a_fit(tiny_mnist_root, tmp_path, capsys):
-    from vaekit.train.__main__ import main as train_main
+    from vaekit.train.cli import main as train_main
 
     out = tmp_path / "run"
     code = train_main(["--dim", "8", "--latent-dim", "2", "--val-size", "64", "--epochs", "1", "--device", "cpu",

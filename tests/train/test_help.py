@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaekit.train.__main__ import build_parser
+from vaekit.train.cli import build_parser
 from vaekit.train.config import VAEConfig
 
 

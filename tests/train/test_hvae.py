@@ -5,7 +5,7 @@ import pytest
 import torch
 from support import assert_clear, run_main
 from vaekit.train import HVAEConfig, build_model
-from vaekit.train.__main__ import main, parse
+from vaekit.train.cli import main, parse
 from vaekit.train.hvae import kl_balance_weights
 from vaekit.train.objective import log_mean_exp
 

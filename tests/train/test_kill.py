@@ -18,8 +18,8 @@ import pytest
 import torch
 from support import checkpoint_epochs
 from vaekit.train import load_model
-from vaekit.train.__main__ import main, parse
 from vaekit.train.checkpoint import load_resume
+from vaekit.train.cli import main, parse
 from vaekit.train.loop import train
 
 # Runs `python -m vaekit.train ARGV...` with a pause inside the second checkpoint write.
@@ -53,7 +53,7 @@ def _move_staged(staging, folder, name):
         pause()  # epoch 2: weights and config in place, metrics and resume state not yet
 
 c.write_checkpoint_files, c._write_synced, c._move_staged = write_checkpoint_files, _write_synced, _move_staged
-from vaekit.train.__main__ import main
+from vaekit.train.cli import main
 sys.exit(main(argv))
 """
 

@@ -9,8 +9,8 @@ import pytest
 from support import assert_clear, refusals
 from support import run_main as run
 from vaekit.train import limits
-from vaekit.train.__main__ import main as train_main
-from vaekit.train.__main__ import parse
+from vaekit.train.cli import main as train_main
+from vaekit.train.cli import parse
 from vaekit.train.evaluate import main as evaluate_main
 
 FREE = 8 * 2**30  # every memory case sees 8 GB free, whatever this machine has

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 from vaekit.train import VAEConfig, build_model, load_model
-from vaekit.train.__main__ import parse
+from vaekit.train.cli import parse
 from vaekit.train.config import BetaVAEConfig, DataConfig, TrainConfig
 from vaekit.train.data import load_split
 from vaekit.train.evaluate import evaluate_elbo

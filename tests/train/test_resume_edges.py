@@ -13,8 +13,8 @@ import torch
 from support import run_main as run
 from vaekit.format import CONFIG, RESUME
 from vaekit.train import build_model, save_checkpoint
-from vaekit.train.__main__ import main as train_main
-from vaekit.train.__main__ import parse
+from vaekit.train.cli import main as train_main
+from vaekit.train.cli import parse
 from vaekit.train.runfolder import saved_state
 
 BASE = ["--dim", "8", "--latent-dim", "2", "--val-size", "64", "--epochs", "2", "--device", "cpu",

@@ -14,8 +14,8 @@ import torch
 from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, refusals
 from support import run_main as run
 from vaekit.train import build_model, save_checkpoint
-from vaekit.train.__main__ import main as train_main
-from vaekit.train.__main__ import parse
+from vaekit.train.cli import main as train_main
+from vaekit.train.cli import parse
 from vaekit.train.config import (
     data_config_from_dict,
     model_config_from_dict,
@@ -280,12 +280,12 @@ def test_a_full_disk_while_saving_is_one_line_and_leaves_no_debris(tiny_mnist_ro
 
 
 def test_ctrl_c_during_training_is_one_line(tiny_mnist_root, tmp_path, capsys, monkeypatch):
-    import vaekit.train.loop as loop
+    from vaekit.train.trainer import Trainer
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    monkeypatch.setattr(Trainer, "run_epoch", interrupted)
     out = tmp_path / "run"
     code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--threads", "1",
                                  "--out", str(out)], capsys)

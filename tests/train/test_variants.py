@@ -18,7 +18,7 @@ from vaekit.train import (
     load_model,
     register,
 )
-from vaekit.train.__main__ import build_parser, parse
+from vaekit.train.cli import build_parser, parse
 from vaekit.train.config import DataConfig, TrainConfig, model_config
 from vaekit.train.data import load_split
 from vaekit.train.loop import train
