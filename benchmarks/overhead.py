@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +26,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
     """Each call once per round (after one untimed warm-up round): milliseconds per call."""
-    for call in calls.values():
-        call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            t0 = time.perf_counter()
-            call()
-            times[name].append((time.perf_counter() - t0) * 1000)
-    return times
+    from vaekit.export.fast_metrics import interleaved_times
+
+    return interleaved_times(calls, repeats=repeats, warmup=1)
 
 
 def model_cases(name: str, batch: int, threads: int | None, repeats: int) -> list[dict]:

@@ -13,10 +13,10 @@ import logging
 import os
 import socket
 import sys
-import typing
 from pathlib import Path
 
 from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER
+from vaekit.format.cli import OneLineParser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 256  # as vaekit.demo.server.SESSIONS (not imported here: that pulls in Gradio)
@@ -32,13 +32,6 @@ def default_model_dirs(cwd: Path | None = None) -> list[Path]:
         if found:
             return found
     return []
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (exit 2), without the usage text."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def bind_problem(host: str, port: int) -> str:

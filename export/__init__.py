@@ -15,8 +15,8 @@ from typing import Any
 from .freshness import default_out, is_up_to_date
 
 _LAZY = {
-    "OPSET": "graphs", "ExportError": "errors", "FP16_TOLERANCE": "pipeline",
-    "PARITY_BATCHES": "pipeline", "TOLERANCE": "pipeline", "ParityError": "pipeline",
+    "OPSET": "graphs", "ExportError": "errors", "FP16_TOLERANCE": "parity",
+    "PARITY_BATCHES": "parity", "TOLERANCE": "parity", "ParityError": "parity",
     "export_checkpoint": "pipeline",
 }
 

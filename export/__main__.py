@@ -11,24 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import typing
 from pathlib import Path
 
 from vaekit.format import CONFIG, CONTRACT_FILE, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
+from vaekit.format.cli import command_parser
 
 from .destinations import check_destination
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (exit 2), without the usage text."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m vaekit.export", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m vaekit.export", __doc__)
     p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--out", default=None, help="export folder (default: CHECKPOINT/onnx)")
     p.add_argument("--fp16", action="store_true",

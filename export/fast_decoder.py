@@ -43,12 +43,11 @@ from vaekit.train.student_folder import (
 
 from .fast_metrics import interleaved_latency, psnr, ssim
 from .graphs import export_graph, graph_opset
+from .parity import PARITY_BATCHES, TOLERANCE, ParityError
 
 QUALITY_LATENTS = 256
 LATENCY_THREADS = 2
 LATENCY_REPEATS = 200
-PARITY_BATCHES = (1, 7, 64)
-TOLERANCE = 1e-4
 SEED = 0
 #: why ``--int8`` writes no int8 copy of the student
 INT8_NOTE = ("not written: static int8 made the shipped mnist-z2 student no faster on ONNX Runtime CPU "
@@ -161,8 +160,6 @@ def _prior_feed(model: VAE, latents: dict[str, np.ndarray]) -> dict[str, np.ndar
 
 def _parity(student: nn.Module, path: Path, latents: dict[str, np.ndarray],
             ins: tuple[str, ...]) -> dict[str, float]:
-    from .pipeline import ParityError
-
     session = build_session(path)
     result = {}
     for b in PARITY_BATCHES:

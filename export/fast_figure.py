@@ -10,11 +10,11 @@ of the export's test images (``examples.npz``), then both on draws from the mode
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+from vaekit.format.cli import command_parser
 from vaekit.runtime import VAE
 from vaekit.train import plots
 
@@ -54,8 +54,7 @@ def side_by_side(checkpoint: str | Path, *, count: int = 8, seed: int = 0):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m vaekit.export.fast_figure", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m vaekit.export.fast_figure", __doc__)
     p.add_argument("checkpoint", help="a checkpoint (or export) folder whose export has decoder.fast.onnx")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--count", type=int, default=8, help=f"images per row (1..{MAX_COUNT}, default 8)")

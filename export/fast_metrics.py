@@ -48,9 +48,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(s.mean()), 4)
 
 
-def interleaved_latency(runs: Mapping[str, Callable[[], object]], *, repeats: int,
-                        warmup: int = 5) -> dict[str, float]:
-    """Median milliseconds per call of each callable, timed in turns (A, B, A, B, ...).
+def interleaved_times(runs: Mapping[str, Callable[[], object]], *, repeats: int,
+                      warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of every call of each callable, timed in turns (A, B, A, B, ...) for
+    ``repeats`` rounds after ``warmup`` untimed calls of each.
 
     Interleaving makes a shared machine's load fall on every contestant alike.
     """
@@ -62,5 +63,12 @@ def interleaved_latency(runs: Mapping[str, Callable[[], object]], *, repeats: in
         for name, fn in runs.items():
             t0 = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: round(float(np.median(v)) * 1e3, 4) for k, v in times.items()}
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def interleaved_latency(runs: Mapping[str, Callable[[], object]], *, repeats: int,
+                        warmup: int = 5) -> dict[str, float]:
+    """Median milliseconds per call of each callable, timed in turns (:func:`interleaved_times`)."""
+    times = interleaved_times(runs, repeats=repeats, warmup=warmup)
+    return {k: round(float(np.median(v)), 4) for k, v in times.items()}

@@ -23,7 +23,6 @@ ties it to a checkpoint through a :class:`Codec` (PyTorch or ONNX Runtime).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from vaekit.format import NORMAL, ONNX_SUBFOLDER, graph_files, image_shape, latent_is_plottable
+from vaekit.format.cli import command_parser
 from vaekit.train import plots
 
 from .freshness import is_up_to_date
@@ -327,8 +327,7 @@ def make_figures(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m vaekit.export.figures", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m vaekit.export.figures", __doc__)
     p.add_argument("checkpoint", help="checkpoint folder (written by python -m vaekit.train)")
     p.add_argument("--out", required=True, help="folder for the PNG files")
     p.add_argument("--limit", type=int, default=0,

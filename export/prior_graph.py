@@ -20,16 +20,8 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from vaekit.format import (
-    FORMAT,
-    FORMAT_VERSION,
-    NORMAL,
-    PRIOR_FILE,
-    PRIOR_INPUTS,
-    PRIOR_OUTPUTS,
-    PriorRecord,
-    sha256_file,
-)
+from vaekit.format import FORMAT, FORMAT_VERSION, PRIOR_FILE, sha256_file
+from vaekit.format.prior import NORMAL, PRIOR_INPUTS, PRIOR_OUTPUTS, PriorRecord
 from vaekit.train.prior_file import fitted_prior_names, load_fitted_prior, refit_hint
 from vaekit.train.samplers import SAMPLERS, MixtureState
 

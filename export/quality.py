@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from vaekit.format import CONFIG, ONNX_SUBFOLDER, WEIGHTS, atomic_write_text, sha256_file
+from vaekit.format.cli import command_parser
 
 QUALITY_FILE = "quality.json"
 DEFAULT_COUNT = 2000
@@ -282,14 +283,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m vaekit.export.quality", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m vaekit.export.quality", __doc__)
     p.add_argument("folders", nargs="+", metavar="FOLDER",
                    help="checkpoint folders with exported graphs (CHECKPOINT/onnx), or export folders")
     p.add_argument("--classifier", default=None,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -71,3 +73,20 @@ def swap_into_place(tmp: Path, out: Path) -> None:
         os.replace(old / out.name, out)  # put the previous folder back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A fresh ``.NAME.tmp-PID-XXXX/`` beside ``out`` to build the export in: swapped into place
+    when the block ends, removed when it raises (Ctrl-C too), so ``out`` is whole either way.
+    The leftovers of killed exports to ``out`` are tidied first (:func:`clean_stale`)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=staging_prefix(out, "tmp")))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary folder
+    try:
+        yield tmp
+        swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

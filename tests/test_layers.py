@@ -211,11 +211,7 @@ def test_the_cycle_finder_finds_a_cycle_through_three_modules():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("folder", [
-    pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=(
-        "export/fast_decoder.py imports ParityError from export/pipeline.py, which imports it: "
-        "splitting the parity check out of the pipeline ends it"))) if f == "export" else f
-    for f in IMPORTERS])
+@pytest.mark.parametrize("folder", IMPORTERS)
 def test_no_module_imports_one_that_imports_it_back(folder):
     found = cycles(import_graph(folder))
     assert not found, (f"import cycles in {folder}/ (each module imports the next): "

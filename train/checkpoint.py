@@ -365,11 +365,16 @@ def load_configs(folder: str | os.PathLike) -> tuple[VAEConfig, DataConfig | Non
     return model, data, train
 
 
-def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu") -> VAE:
-    """Rebuild the model from ``config.json`` and load ``model.safetensors`` (no pickle)."""
+def load_model(folder: str | os.PathLike, *, device: str | torch.device = "cpu",
+               config: VAEConfig | None = None) -> VAE:
+    """Rebuild the model from ``config.json`` and load ``model.safetensors`` (no pickle).
+
+    ``config``: the model config of :func:`load_configs`, when the caller has read it already.
+    """
     folder = Path(folder)
     _require(folder, CONFIG, WEIGHTS)
-    config, _, _ = load_configs(folder)
+    if config is None:
+        config, _, _ = load_configs(folder)
     model = build_model(config)
     try:
         state = load_safetensors((folder / WEIGHTS).read_bytes())
@@ -408,15 +413,17 @@ def state_mismatch(ours: dict[str, torch.Tensor], state: Any) -> str:
 
 def load_checkpoint_split(
     checkpoint: str | os.PathLike, split: str = "test", *, limit: int = 0,
-    data_root: str | None = None,
+    data_root: str | None = None, data_cfg: DataConfig | None = None,
 ) -> ImageSplit:
     """The first ``limit`` (0: all) images of ``split`` of the checkpoint's own dataset.
 
     The data root is ``data_root`` when given, else the one in ``config.json`` if it exists
     on this machine, else the default (``../shared/data`` or ``./data``): a checkpoint trained
-    elsewhere still finds its data here.
+    elsewhere still finds its data here. ``data_cfg``: the data config of
+    :func:`load_configs`, when the caller has read it already.
     """
-    _, data_cfg, _ = load_configs(checkpoint)
+    if data_cfg is None:
+        _, data_cfg, _ = load_configs(checkpoint)
     if data_cfg is None:
         raise ValueError(f"{Path(checkpoint) / CONFIG} has no data section, so its dataset is "
                          f"unknown: retrain with `python -m vaekit.train` or add a data section")

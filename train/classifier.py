@@ -342,7 +342,7 @@ def parameter_count(model: nn.Module) -> int:
 def build_parser():
     import argparse
 
-    from .argparser import OneLineParser
+    from vaekit.format.cli import OneLineParser
 
     p = OneLineParser(prog="python -m vaekit.train.classifier", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.format import METRICS
+from vaekit.format.cli import OneLineParser
 
-from .argparser import OneLineParser
 from .blocks import NORMS
 from .config import PRESETS, DataConfig, TrainConfig, VAEConfig
 from .device import resolve_device

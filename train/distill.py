@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from vaekit.format import CONFIG, WEIGHTS
+from vaekit.format.cli import OneLineParser
 
-from .argparser import OneLineParser
 from .distill_sources import LOSSES, SOURCES
 from .student import ACTIVATIONS, MAX_BLOCKS, UPSAMPLES
 

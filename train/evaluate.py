@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 from vaekit.format import CONFIG, METRICS, WEIGHTS, atomic_write_text
+from vaekit.format.cli import OneLineParser
 
-from .argparser import OneLineParser
 from .data import ImageSplit, batches, binarize
 from .model import VAE
 from .objective import log_mean_exp, nats_to_bits_per_dim

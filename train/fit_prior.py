@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 from vaekit.format import CONFIG, WEIGHTS, sha256_file
+from vaekit.format.cli import command_parser
 
-from .argparser import OneLineParser
 from .prior_file import FORMAT, FORMAT_VERSION, FittedPrior, prior_path
 from .samplers import MixtureState, Sampler, build_sampler, option_fields, sampler_names
 
@@ -134,8 +134,7 @@ def _scores(state: MixtureState, train: np.ndarray, valid: np.ndarray) -> dict[s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m vaekit.train.fit_prior", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m vaekit.train.fit_prior", __doc__)
     p.add_argument("checkpoint", help=f"checkpoint folder ({CONFIG} + {WEIGHTS})")
     p.add_argument("--sampler", choices=sampler_names(), default="gmm",
                    help="the density to fit (default: gmm); " + "; ".join(

@@ -22,6 +22,7 @@ from vaekit.export import (
     export_checkpoint,
     is_up_to_date,
     pipeline,
+    precisions,
 )
 from vaekit.export.__main__ import main
 from vaekit.runtime.contract import CONTRACT_KEYS
@@ -165,7 +166,7 @@ def copied_ckpt(tiny_ckpt, tmp_path, monkeypatch) -> Path:
         shutil.copyfile(real / path.name, path)
         return onnx.load(str(path))
 
-    monkeypatch.setattr(pipeline, "export_graph", fake_export_graph)
+    monkeypatch.setattr(precisions, "export_graph", fake_export_graph)
     return ckpt
 
 
@@ -187,14 +188,14 @@ def test_a_re_export_keeps_the_precisions_the_folder_had(copied_ckpt, capsys):
 
 def test_parity_failure_writes_nothing_and_keeps_the_previous_export(copied_ckpt, monkeypatch):
     before = snapshot(copied_ckpt / "onnx")
-    real = pipeline._torch_outputs
+    real = pipeline.torch_outputs
 
     def drifted(*args):
         ref = real(*args)
         ref[7]["image"] = ref[7]["image"] + 1e-3  # as if one op exported differently
         return ref
 
-    monkeypatch.setattr(pipeline, "_torch_outputs", drifted)
+    monkeypatch.setattr(pipeline, "torch_outputs", drifted)
     with pytest.raises(ParityError, match=r"decoder image at batch 7: 0\.001"):
         export_checkpoint(copied_ckpt, progress=False)
     assert snapshot(copied_ckpt / "onnx") == before
@@ -205,7 +206,7 @@ def test_crash_midway_leaves_no_half_written_folder(copied_ckpt, monkeypatch, tm
     def boom(*args, **kwargs):
         raise KeyboardInterrupt  # e.g. Ctrl-C while the decoder exports
 
-    monkeypatch.setattr(pipeline, "_parity", boom)
+    monkeypatch.setattr(pipeline, "onnx_parity", boom)
     out = tmp_path / "fresh-out"
     with pytest.raises(KeyboardInterrupt):
         export_checkpoint(copied_ckpt, out=out, progress=False)
@@ -219,6 +220,18 @@ def test_reexport_replaces_the_folder_and_skips_examples_without_data(copied_ckp
     assert "examples.npz not written" in capsys.readouterr().out
     assert c["examples"] is None and c["parity"]["inputs"] == "uniform noise"
     assert sorted(p.name for p in (copied_ckpt / "onnx").iterdir()) == ["decoder.onnx", "encoder.onnx", "vaekit.json"]
+
+
+def test_an_export_reads_the_checkpoint_config_once(copied_ckpt, monkeypatch):
+    """The model, its data config and the test images all come from one read of config.json."""
+    from vaekit.train import checkpoint
+
+    reads = []
+    real = checkpoint.read_config
+    monkeypatch.setattr(checkpoint, "read_config", lambda folder: reads.append(folder) or real(folder))
+    contract = export_checkpoint(copied_ckpt, progress=False)
+    assert len(reads) == 1, f"config.json read {len(reads)} times"
+    assert contract["parity"]["inputs"] == "test images"  # the split came from that one read
 
 
 def test_refuses_to_replace_a_folder_that_is_not_an_export(tiny_ckpt, tmp_path):

@@ -74,7 +74,7 @@ def test_ctrl_c_prints_one_line_and_leaves_the_previous_export(tiny_ckpt, tmp_pa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_parity", interrupted)  # Ctrl-C while checking parity
+    monkeypatch.setattr(pipeline, "onnx_parity", interrupted)  # Ctrl-C while checking parity
     code = main([str(folder), "--quiet"])
     err = capsys.readouterr().err
     assert code == 130 and "Traceback" not in err

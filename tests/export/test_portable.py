@@ -18,7 +18,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 from torch import nn
-from vaekit.export import ExportError, ParityError, export_checkpoint, graphs, pipeline
+from vaekit.export import ExportError, ParityError, export_checkpoint, graphs, parity, precisions
 from vaekit.export.onnx_checks import (
     MIN_ONNXRUNTIME,
     check_portable,
@@ -165,7 +165,7 @@ def export_half(tmp_path: Path, name: str) -> tuple[onnx.ModelProto, np.ndarray]
 
 def test_fp16_normalisation_stays_float32_and_holds_in_real_fp16(tmp_path, monkeypatch):
     model, diff = export_half(tmp_path, "new.onnx")
-    assert diff <= pipeline.FP16_TOLERANCE, f"computed in float16 the graph is off by {diff}"
+    assert diff <= parity.FP16_TOLERANCE, f"computed in float16 the graph is off by {diff}"
     norm_inputs = [n.input[0] for n in model.graph.node if n.op_type == "InstanceNormalization"]
     assert norm_inputs, "GroupNorm exports as InstanceNormalization"
 
@@ -189,8 +189,8 @@ def test_export_refuses_fp16_graphs_beyond_tolerance(tiny_ckpt, tmp_path, monkey
         shutil.copyfile(real / path.name, path)
         return onnx.load(str(path))
 
-    monkeypatch.setattr(pipeline, "export_graph", copy_graph)
-    monkeypatch.setattr(pipeline, "FP16_TOLERANCE", 1e-9)
+    monkeypatch.setattr(precisions, "export_graph", copy_graph)
+    monkeypatch.setattr(parity, "FP16_TOLERANCE", 1e-9)
     with pytest.raises(ParityError, match="computed in float16 differ from PyTorch float32 beyond 1e-09"):
         export_checkpoint(ckpt, fp16=True, progress=False)
     assert sorted(p.name for p in (ckpt / "onnx").iterdir()) == before

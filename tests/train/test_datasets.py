@@ -12,8 +12,8 @@ import pytest
 import torch
 from support import write_fake_celeba, write_fake_mnist, write_idx
 from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER
-from vaekit.train.cli import build_parser, parse
 from vaekit.train.checkpoint import load_configs
+from vaekit.train.cli import build_parser, parse
 from vaekit.train.config import PRESETS, DataConfig, VAEConfig
 from vaekit.train.data import PRESENTATION, ImageSplit, load_split, presentation
 from vaekit.train.datasets import DATASETS, Dataset, register_dataset
