@@ -6,7 +6,7 @@
 * :mod:`~vaekit.format.contract` - the export contract: its format tag and version, the keys
   of ``vaekit.json``, the graphs' input/output names and shapes, :func:`image_shape` (of a
   model config or a contract) and :func:`latent_is_plottable` (drawn as a plane or not).
-* :mod:`~vaekit.format.files` - :func:`sha256_file` and atomic writes.
+* :mod:`~vaekit.format.files` - :func:`sha256_file`, atomic writes and :func:`read_json_object`.
 * :mod:`~vaekit.format.prior` - :class:`PriorRecord` (``vaekit.json["prior"]``) and the
   ``prior.onnx`` graph's names: what ``sample`` draws z from.
 
@@ -32,7 +32,7 @@ from .contract import (
     metadata_props,
     num_classes,
 )
-from .files import atomic_write_bytes, atomic_write_text, sha256_file
+from .files import atomic_write_bytes, atomic_write_text, read_json_object, sha256_file
 from .names import (
     CONFIG,
     CONTRACT_FILE,
@@ -61,5 +61,5 @@ __all__ = [
     "PRIOR_SOURCES", "PRIORS_SUBFOLDER", "PriorRecord", "RESUME", "STUDENT_SUBFOLDER", "WEIGHTS",
     "atomic_write_bytes", "atomic_write_text", "fast_decoder_file", "graph_file", "graph_files",
     "graph_inputs", "graph_shapes",
-    "image_shape", "latent_is_plottable", "metadata_props", "num_classes", "sha256_file",
+    "image_shape", "latent_is_plottable", "metadata_props", "num_classes", "read_json_object", "sha256_file",
 ]

@@ -1,4 +1,4 @@
-"""Hashing and atomic writes: how vaekit reads and writes every file it owns.
+"""Hashing, atomic writes and checked JSON reads: how vaekit reads and writes every file it owns.
 
 A file is written to a temporary name in its own folder and renamed into place, so a killed
 process never leaves a half-written file; the result gets the ordinary permissions of a new
@@ -8,9 +8,11 @@ file (``0o666`` less the umask, e.g. ``0o644``), not the private ``0o600`` of a 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BLOCK = 1 << 20  # 1 MiB: graphs and weights can be large
 
@@ -59,3 +61,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_object(path: str | os.PathLike, *, fix: str, error: type[Exception] = ValueError) -> dict[str, Any]:
+    """The JSON object stored in ``path``.
+
+    Text that is not JSON, or JSON that is not an object, raises ``error`` with one line that
+    names the file, what is wrong and ``fix`` (what the user does about it).
+    """
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path} is not valid JSON ({e}): {fix}") from e
+    if not isinstance(value, dict):
+        raise error(f"{path} holds a JSON {type(value).__name__}, not an object: {fix}")
+    return value

@@ -13,7 +13,6 @@ training options, its own test accuracy and the sha256 of its weights) and
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,14 @@ import torch
 from safetensors.torch import load as load_safetensors
 from torch import Tensor, nn
 from torch.nn import functional as F
-from vaekit.format import CONFIG, WEIGHTS, atomic_write_bytes, atomic_write_text, sha256_file
+from vaekit.format import (
+    CONFIG,
+    WEIGHTS,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json_object,
+    sha256_file,
+)
 
 from .celeba import split_names
 from .config import DataConfig, _checked, data_config_from_dict, dump_json
@@ -297,11 +303,8 @@ def load_classifier(folder: str | os.PathLike) -> TrainedClassifier:
     if not path.is_file() or not (folder / WEIGHTS).is_file():
         raise ClassifierError(f"no feature classifier at {folder} (it needs {CONFIG} and {WEIGHTS}): "
                               f"{retrain}, or pass the folder of one")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ClassifierError(f"{path} is not valid JSON ({e}): {retrain}") from e
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+    config = read_json_object(path, fix=retrain, error=ClassifierError)
+    if config.get("format") != FORMAT:
         raise ClassifierError(f"{path} is not a feature classifier's config (format {FORMAT!r}): {retrain}")
     unknown = sorted(set(config) - {"format", "classifier", "data", "training", "label_names",
                                     "metrics", "weights_sha256"})

@@ -12,14 +12,21 @@ save's weights beside another's resume state.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
-from vaekit.format import CONFIG, METRICS, RESUME, STUDENT_SUBFOLDER, WEIGHTS, image_shape
+from vaekit.format import (
+    CONFIG,
+    METRICS,
+    RESUME,
+    STUDENT_SUBFOLDER,
+    WEIGHTS,
+    image_shape,
+    read_json_object,
+)
 
 from .checkpoint import (
     CheckpointError,
@@ -70,11 +77,8 @@ def read_record(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no student at {folder} (no {CONFIG}): distil one with "
                                 f"`python -m vaekit.train.distill {folder.parent}`")
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON ({e}); distil again with --overwrite") from e
-    if not isinstance(record, dict) or not all(isinstance(record.get(k), dict)
+    record = read_json_object(path, fix="distil again with --overwrite", error=CheckpointError)
+    if not all(isinstance(record.get(k), dict)
                                                for k in ("model", "distill", "teacher")):
         raise CheckpointError(f"{path} is not a vaekit student config (needs \"model\", \"distill\" "
                               f"and \"teacher\" sections): distil again with --overwrite")

@@ -88,3 +88,17 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("text, problem", [("{not json", "is not valid JSON"),
+                                           ("[1, 2]", "holds a JSON list, not an object")])
+def test_a_damaged_json_file_is_one_line_naming_the_file_and_the_fix(tmp_path, text, problem):
+    from vaekit.format import read_json_object
+
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(LookupError, match=f"config.json {problem}.*: train it again") as info:
+        read_json_object(path, fix="train it again", error=LookupError)
+    assert "\n" not in str(info.value)
+    path.write_text('{"model": {}}')
+    assert read_json_object(path, fix="train it again") == {"model": {}}
