@@ -27,19 +27,20 @@ RUNTIME_VENV ?= build/runtime-only-venv
 
 .PHONY: setup demo-setup browser npm-deps old-clients lint test runtime-only demo bench clean
 
+# $(call venv_install,VENV,EXTRAS,STAMP): a venv with the package and EXTRAS, stamped
+define venv_install
+	@test -x $(1)/bin/python || python3 -m venv $(1)
+	$(1)/bin/python -m pip install -q --upgrade pip
+	$(1)/bin/python -m pip install -q -e '.[$(2)]'
+	@rm -f $(1)/.vaekit-installed*
+	@touch $(3)
+endef
+
 $(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
-	@rm -f $(VENV)/.vaekit-installed*
-	@touch $(STAMP)
+	$(call venv_install,$(VENV),$(EXTRAS),$(STAMP))
 
 $(DEMO_STAMP): pyproject.toml
-	@test -x $(DEMO_PY) || python3 -m venv $(DEMO_VENV)
-	$(DEMO_PY) -m pip install -q --upgrade pip
-	$(DEMO_PY) -m pip install -q -e '.[$(DEMO_EXTRAS)]'
-	@rm -f $(DEMO_VENV)/.vaekit-installed*
-	@touch $(DEMO_STAMP)
+	$(call venv_install,$(DEMO_VENV),$(DEMO_EXTRAS),$(DEMO_STAMP))
 
 setup: $(STAMP)
 
