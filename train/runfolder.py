@@ -28,6 +28,7 @@ from .checkpoint import (
     load_model,
     load_resume,
     read_config,
+    remove_checkpoint,
 )
 from .config import (
     DataConfig,
@@ -78,8 +79,7 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
     present = checkpoint_files(out)
     if cfg.overwrite:
         if writer:
-            for name in present:
-                (out / name).unlink()
+            remove_checkpoint(out)
             if present:
                 print(f"--overwrite: removed the previous checkpoint in {out} ({', '.join(present)})")
             _make_writable_folder(out)
