@@ -94,6 +94,7 @@ def write_version(folder: Path, files: dict[str, bytes], names: list[str]) -> Pa
         version = _seal(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _drop_if_empty(versions)  # a first save that failed leaves the folder as it was
         raise
     reached("sealed", folder)
     for name in names:
@@ -105,6 +106,13 @@ def write_version(folder: Path, files: dict[str, bytes], names: list[str]) -> Pa
     _tidy_after_switch(folder, keep={version.name, previous.name if previous else ""})
     reached("tidied", folder)
     return version
+
+
+def _drop_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (earlier versions), or gone
 
 
 def current_version(folder: Path) -> Path | None:

@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 import torch
+from support import files_under
 from support import run_main as run
 from vaekit.format import CONFIG, RESUME
 from vaekit.train import build_model, save_checkpoint
@@ -54,13 +55,13 @@ def test_the_resume_state_of_another_model_is_one_line(runs, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(runs["z2"], out)
     shutil.copy(runs["z3"] / RESUME, out / RESUME)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_under(out)
     code, err = run(train_main, [*runs["argv"], "--out", str(out), "--resume"], capsys)
     assert code == 2 and "Traceback" not in err and "size mismatch for" not in err, err
     line = error_line(err)
     assert f"{out / RESUME} holds the weights of another model" in line
     assert "shape mismatch" in line and "--overwrite" in line and "nothing was changed" in line
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files_under(out) == before
 
 
 @pytest.mark.parametrize("section", ["train", "data"])
