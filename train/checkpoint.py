@@ -45,8 +45,10 @@ from .model import VAE, build_model
 from .versions import (
     CHECKPOINT_FILES,
     CSV,
+    CURRENT,
     STAGING_PREFIX,
     fsync_dir,
+    missing_current,
     remove_layout,
     symlinks_work,
     tidy,
@@ -335,6 +337,12 @@ def _require(folder: Path, *names: str) -> None:
         )
     finish_pending_write(folder)
     missing = [n for n in names if not (folder / n).is_file()]
+    lost = missing_current(folder)
+    if missing and lost:
+        raise CheckpointError(
+            f"checkpoint folder {folder} lacks its saved files: its link {CURRENT} points at "
+            f"{lost}, which is missing (removed, or left behind by a copy); restore {lost}, or "
+            f"copy the whole folder again (`cp -a`)")
     if missing:
         raise FileNotFoundError(
             f"checkpoint folder {folder} lacks {', '.join(missing)}: a checkpoint folder needs "

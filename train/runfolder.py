@@ -36,6 +36,7 @@ from .config import (
     VAEConfig,
     config_differences,
 )
+from .versions import CURRENT, missing_current
 
 #: options that may change on --resume: they apply from the next epoch and are recorded
 APPLIES = {
@@ -77,6 +78,12 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
             raise RunFolderError(f"cannot tidy --out {out} ({e.strerror or e}): make it writable "
                                  f"or choose another --out") from e
     present = checkpoint_files(out)
+    lost = missing_current(out)
+    if lost and not cfg.overwrite:  # else --resume would start from scratch in silence
+        raise RunFolderError(
+            f"{out} holds a checkpoint whose saved files are missing ({out / CURRENT} points at "
+            f"{lost}, which is gone): restore {lost}, or pass --overwrite to start over there "
+            f"(nothing was changed)")
     if cfg.overwrite:
         if writer:
             remove_checkpoint(out)

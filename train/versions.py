@@ -115,6 +115,15 @@ def _drop_if_empty(folder: Path) -> None:
         pass  # not empty (earlier versions), or gone
 
 
+def missing_current(folder: Path) -> str | None:
+    """``current``'s target when that version is gone (``versions/`` deleted or left behind by
+    a copy of the top-level names alone), else None."""
+    link = folder / CURRENT
+    if link.is_symlink() and not link.exists():
+        return os.readlink(link)
+    return None
+
+
 def current_version(folder: Path) -> Path | None:
     """The version folder ``current`` points at (None without the layout or when it dangles)."""
     link = folder / CURRENT
