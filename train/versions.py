@@ -69,11 +69,6 @@ def symlinks_work(folder: Path) -> bool:
     return True
 
 
-def has_versions(folder: Path) -> bool:
-    """Whether ``folder`` uses the versioned layout (its ``current`` is a link)."""
-    return (folder / CURRENT).is_symlink()
-
-
 def write_version(folder: Path, files: dict[str, bytes], names: list[str]) -> Path:
     """Write ``files`` as the next version of ``folder`` and switch readers to it; returns it.
 
@@ -166,12 +161,23 @@ def switch_to(folder: Path, version: Path) -> None:
     try:
         current = folder / CURRENT
         if current.is_dir() and not current.is_symlink():
-            shutil.rmtree(current)  # a copy's dereferenced `current/`: the top-level files stand
+            _remove_copied_current(current)  # the top-level files stand meanwhile
         os.replace(tmp, current)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(folder)
+
+
+def _remove_copied_current(current: Path) -> None:
+    """Remove ``current/`` as a copy that followed the links left it: a folder of checkpoint
+    files; a folder with anything else in it is not vaekit's and is refused."""
+    strangers = [p.name for p in current.iterdir() if p.name not in CHECKPOINT_FILES or not p.is_file()]
+    if strangers:
+        raise FileExistsError(
+            f"{current} is a folder that vaekit did not write (it holds {strangers[:3]}), and a "
+            f"checkpoint folder keeps its link to the saved files under that name: move it elsewhere")
+    shutil.rmtree(current)
 
 
 def _link_target(name: str) -> str:
@@ -286,8 +292,8 @@ def remove_layout(folder: Path) -> None:
     current = folder / CURRENT
     if current.is_symlink():
         current.unlink()
-    elif current.is_dir() and (folder / VERSIONS).is_dir():
-        shutil.rmtree(current)  # a dereferenced copy of ours
+    elif current.is_dir():
+        _remove_copied_current(current)
     for name in CHECKPOINT_FILES:
         if is_our_link(folder / name):
             (folder / name).unlink()

@@ -67,6 +67,32 @@ def hidden(folder: Path) -> list[str]:
                   for p in d.iterdir() if p.name.startswith("."))
 
 
+def test_a_first_save_shows_nothing_until_its_switch(tmp_path, monkeypatch):
+    folder = tmp_path / "ckpt"
+    seen: list[tuple[str, int | None]] = []
+
+    def look(point, f):
+        present = [n for n in FILES if (f / n).is_file()]
+        assert present in ([], list(FILES)), f"part of a save is visible at {point}: {present}"
+        seen.append((point, one_epoch(f) if present else None))
+
+    monkeypatch.setattr(versions, "reached", look)
+    save_epoch(folder, 1)
+    links = [f"linked {n}" for n in FILES]
+    assert seen == [("staged", None), ("sealed", None), *((p, None) for p in links),
+                    ("switched", 1), ("tidied", 1)]
+
+
+def test_a_folder_named_current_that_vaekit_did_not_write_is_refused(tmp_path, monkeypatch):
+    folder = plain_folder(tmp_path / "old", 1, monkeypatch)
+    (folder / "current").mkdir()
+    (folder / "current" / "photo.jpg").write_bytes(b"the user's")
+    with pytest.raises(FileExistsError, match="a folder that vaekit did not write.*move it elsewhere"):
+        save_epoch(folder, 2)
+    assert (folder / "current" / "photo.jpg").read_bytes() == b"the user's"
+    assert one_epoch(folder) == 1
+
+
 def test_each_save_is_a_version_behind_stable_links(tmp_path):
     (tmp_path / "onnx").mkdir()
     (tmp_path / "onnx" / "vaekit.json").write_text("{}")
