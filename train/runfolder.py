@@ -8,6 +8,8 @@
   value and the new one (``seed``, ``batch_size``, the data selection, every model key).
 * What a killed checkpoint write left in the folder is finished or removed first
   (:func:`~vaekit.train.checkpoint.clean_stale_files`).
+* A folder whose ``current`` link leads to a version that is gone is refused (``--resume``
+  would otherwise start from scratch in silence) unless ``--overwrite`` is given.
 
 :func:`prepare_run` is the one entry point; the training loop calls it before loading data.
 """
