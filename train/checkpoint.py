@@ -96,8 +96,9 @@ def save_checkpoint(
     ``config.json``, ``model.safetensors``, ``metrics.json``, ``metrics.csv`` (from
     ``metrics["history"]``, one row per epoch) and ``resume.pt`` are written as one unit
     (:func:`write_checkpoint_files`), so no reader sees one epoch's weights beside another
-    epoch's resume state, whenever the process is killed. Option changes between this checkpoint and the previous one in
-    ``folder`` (a resumed run with a new ``--lr``) are recorded in ``config.json["changes"]``.
+    epoch's resume state, whenever the process is killed. Option changes between this
+    checkpoint and the previous one in ``folder`` (a resumed run with a new ``--lr``) are
+    recorded in ``config.json["changes"]``.
     """
     folder = Path(folder)
     model = unwrap(model)
