@@ -189,6 +189,12 @@ def checkpoint_epochs(folder: Path) -> dict[str, int]:
     }
 
 
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (links followed to their files) -> its bytes: a snapshot to
+    check that a refused command changed nothing, whatever the checkpoint layout."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 #: the prior kinds every client is tested on: N(0, I), two fitted samplers, a learned mixture
 PRIOR_KINDS = ("normal", "gaussian", "gmm", "vamp")
 

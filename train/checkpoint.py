@@ -3,8 +3,11 @@
 A folder holds ``config.json`` (model, data and training configs), ``model.safetensors``
 (the unwrapped module's weights), ``metrics.json`` and, for runs that can resume,
 ``resume.pt`` (optimiser, epoch, step, RNG, version; loaded with ``weights_only=True``).
-Every file is written to a temporary name and renamed into place, so a killed run never
-leaves a half-written file.
+Each save is written as one unit: on POSIX as a complete version folder switched in by one
+rename (:mod:`vaekit.train.versions`), so every reader sees one save's files at every instant;
+elsewhere staged, sealed by a manifest and renamed file by file into place (a write killed
+while renaming is rolled forward by the next vaekit reader). Both layouts, and plain files
+written by any older vaekit, are read the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 from vaekit.format import CONFIG, METRICS, RESUME, WEIGHTS
-from vaekit.format.files import FILE_MODE
 
 from .config import (
     DataConfig,
@@ -41,6 +43,19 @@ from .config import (
 from .data import ImageSplit, load_split
 from .model import VAE
 from .registry import build_model
+from .versions import (
+    CHECKPOINT_FILES,
+    CSV,
+    CURRENT,
+    STAGING_PREFIX,
+    fsync_dir,
+    missing_current,
+    remove_layout,
+    symlinks_work,
+    tidy,
+    write_synced,
+    write_version,
+)
 
 
 def vaekit_version() -> str:
@@ -61,10 +76,6 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-CSV = "metrics.csv"
-#: every file of one epoch's checkpoint, in the order they are switched into place
-CHECKPOINT_FILES = (WEIGHTS, CONFIG, METRICS, CSV, RESUME)
-STAGING_PREFIX = ".checkpoint.tmp-"
 MANIFEST = "manifest.json"
 
 
@@ -84,14 +95,11 @@ def save_checkpoint(
     """Write a checkpoint folder as one atomic unit; returns ``folder``.
 
     ``config.json``, ``model.safetensors``, ``metrics.json``, ``metrics.csv`` (from
-    ``metrics["history"]``, one row per epoch) and ``resume.pt`` are written into a hidden
-    staging folder inside ``folder``, fsynced, sealed by a manifest, and only then renamed
-    into place. A process killed before the manifest leaves the previous checkpoint whole
-    (the staging folder is removed by the next run); one killed while renaming leaves a
-    sealed staging folder that every reader of the folder finishes first
-    (:func:`finish_pending_write`), so no reader sees one epoch's weights beside another
-    epoch's resume state. Option changes between this checkpoint and the previous one in
-    ``folder`` (a resumed run with a new ``--lr``) are recorded in ``config.json["changes"]``.
+    ``metrics["history"]``, one row per epoch) and ``resume.pt`` are written as one unit
+    (:func:`write_checkpoint_files`), so no reader sees one epoch's weights beside another
+    epoch's resume state, whenever the process is killed. Option changes between this
+    checkpoint and the previous one in ``folder`` (a resumed run with a new ``--lr``) are
+    recorded in ``config.json["changes"]``.
     """
     folder = Path(folder)
     model = unwrap(model)
@@ -176,49 +184,40 @@ def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) 
 
 
 def write_checkpoint_files(folder: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` (name -> bytes) into ``folder`` as one unit: stage, seal, switch."""
+    """Write ``files`` (name -> bytes) into ``folder`` as one unit.
+
+    Where the file system has symbolic links: a new version folder, switched in by one
+    rename (:func:`~vaekit.train.versions.write_version`); elsewhere stage, seal, switch.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    finish_pending_write(folder)  # a sealed write of the other scheme goes in first
+    names = [n for n in CHECKPOINT_FILES if n in files] + sorted(set(files) - set(CHECKPOINT_FILES))
+    if symlinks_work(folder):
+        write_version(folder, files, names)
+    else:
+        _write_sealed(folder, files, names)
+
+
+def _write_sealed(folder: Path, files: dict[str, bytes], names: list[str]) -> None:
+    """Stage ``files`` in a hidden folder, seal it with a manifest, rename them into place."""
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
     try:
-        names = [n for n in CHECKPOINT_FILES if n in files] + sorted(set(files) - set(CHECKPOINT_FILES))
         for name in names:
-            _write_synced(staging / name, files[name])
-        _write_synced(staging / f".{MANIFEST}", dump_json({"files": names}).encode())
+            write_synced(staging / name, files[name])
+        write_synced(staging / f".{MANIFEST}", dump_json({"files": names}).encode())
         os.replace(staging / f".{MANIFEST}", staging / MANIFEST)  # sealed: from here on, roll forward
-        _fsync_dir(staging)
+        fsync_dir(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _switch(staging, folder, names)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        if hasattr(os, "fchmod"):
-            os.fchmod(f.fileno(), FILE_MODE)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not every platform opens folders (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _switch(staging: Path, folder: Path, names: list[str]) -> None:
     """Rename each staged file into ``folder`` (one may already be moved), then drop ``staging``."""
     for name in names:
         _move_staged(staging, folder, name)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -286,12 +285,13 @@ def clean_stale_files(folder: str | os.PathLike) -> list[str]:
     """Finish or remove what killed checkpoint writes left in ``folder``; returns the names removed.
 
     Sealed staging folders are finished (:func:`finish_pending_write`); unsealed ones whose
-    writing process is gone, and ``.NAME.XXXX.tmp`` files of checkpoint files, are removed.
-    Called by the training run that is about to write into ``folder``.
+    writing process is gone, their counterparts in ``versions/``, temporary ``current``
+    links, and ``.NAME.XXXX.tmp`` files of checkpoint files, are removed. Called by the
+    training run that is about to write into ``folder``.
     """
     folder = Path(folder)
     finish_pending_write(folder)
-    removed = []
+    removed = tidy(folder, _pid_alive)
     for staging in _staging_folders(folder):
         pid = staging.name[len(STAGING_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and _pid_alive(int(pid)):
@@ -303,6 +303,22 @@ def clean_stale_files(folder: str | os.PathLike) -> list[str]:
             path.unlink(missing_ok=True)
             removed.append(path.name)
     return removed
+
+
+def remove_checkpoint(folder: str | os.PathLike) -> list[str]:
+    """Remove the checkpoint in ``folder`` (its files, versions and links; nothing else).
+
+    Returns the names of the files a reader saw. ``current`` goes first, so a reader sees
+    the whole previous save or nothing, never part of it.
+    """
+    folder = Path(folder)
+    present = [n for n in CHECKPOINT_FILES if (folder / n).is_file()]
+    remove_layout(folder)
+    for name in CHECKPOINT_FILES:
+        path = folder / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    return present
 
 
 def _torch_bytes(obj: Any) -> bytes:
@@ -323,6 +339,12 @@ def _require(folder: Path, *names: str) -> None:
         )
     finish_pending_write(folder)
     missing = [n for n in names if not (folder / n).is_file()]
+    lost = missing_current(folder)
+    if missing and lost:
+        raise CheckpointError(
+            f"checkpoint folder {folder} lacks its saved files: its link {CURRENT} points at "
+            f"{lost}, which is missing (removed, or left behind by a copy); restore {lost}, or "
+            f"copy the whole folder again (`cp -a`)")
     if missing:
         raise FileNotFoundError(
             f"checkpoint folder {folder} lacks {', '.join(missing)}: a checkpoint folder needs "

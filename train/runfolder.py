@@ -8,6 +8,8 @@
   value and the new one (``seed``, ``batch_size``, the data selection, every model key).
 * What a killed checkpoint write left in the folder is finished or removed first
   (:func:`~vaekit.train.checkpoint.clean_stale_files`).
+* A folder whose ``current`` link leads to a version that is gone is refused (``--resume``
+  would otherwise start from scratch in silence) unless ``--overwrite`` is given.
 
 :func:`prepare_run` is the one entry point; the training loop calls it before loading data.
 """
@@ -28,6 +30,7 @@ from .checkpoint import (
     load_model,
     load_resume,
     read_config,
+    remove_checkpoint,
 )
 from .config import (
     DataConfig,
@@ -35,6 +38,7 @@ from .config import (
     VAEConfig,
     config_differences,
 )
+from .versions import CURRENT, missing_current
 
 #: options that may change on --resume: they apply from the next epoch and are recorded
 APPLIES = {
@@ -76,10 +80,15 @@ def prepare_run(out: str | os.PathLike, model_config: VAEConfig, data_config: Da
             raise RunFolderError(f"cannot tidy --out {out} ({e.strerror or e}): make it writable "
                                  f"or choose another --out") from e
     present = checkpoint_files(out)
+    lost = missing_current(out)
+    if lost and not cfg.overwrite:  # else --resume would start from scratch in silence
+        raise RunFolderError(
+            f"{out} holds a checkpoint whose saved files are missing ({out / CURRENT} points at "
+            f"{lost}, which is gone): restore {lost}, or pass --overwrite to start over there "
+            f"(nothing was changed)")
     if cfg.overwrite:
         if writer:
-            for name in present:
-                (out / name).unlink()
+            remove_checkpoint(out)
             if present:
                 print(f"--overwrite: removed the previous checkpoint in {out} ({', '.join(present)})")
             _make_writable_folder(out)

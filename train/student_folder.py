@@ -5,7 +5,7 @@
     metrics.json       validation PSNR against the teacher at every save
     resume.pt          optimiser, step and RNG state for ``--resume`` (``weights_only=True``)
 
-The files are staged, sealed and switched in together
+The files are written as one unit, a version switched in by one rename as in a run folder
 (:func:`~vaekit.train.checkpoint.write_checkpoint_files`), so a killed run never leaves one
 save's weights beside another's resume state.
 """

@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 from support import checkpoint_epochs
-from vaekit.train import VAEConfig, build_model, load_model, save_checkpoint
+from vaekit.train import VAEConfig, build_model, load_model, save_checkpoint, versions
 from vaekit.train import checkpoint as ckpt_mod
 from vaekit.train.checkpoint import STAGING_PREFIX, load_resume
 from vaekit.train.config import DataConfig, TrainConfig
@@ -56,23 +56,31 @@ def test_weights_load_without_pickle_and_resume_state_with_weights_only(tmp_path
     assert state["epoch"] == 1 and state["history"][0]["epoch"] == 1
 
 
-def test_a_kill_before_the_seal_leaves_the_previous_epoch_whole(tmp_path, monkeypatch):
+@pytest.mark.parametrize("links", [True, False], ids=["versions", "plain-files"])
+def test_a_kill_before_the_seal_leaves_the_previous_epoch_whole(links, tmp_path, monkeypatch):
+    if not links:
+        monkeypatch.setattr(ckpt_mod, "symlinks_work", lambda _: False)
     _save_epoch(tmp_path, 1)
-    real = ckpt_mod._write_synced
+    writer = versions if links else ckpt_mod
+    real = writer.write_synced
 
     def dies_on_resume(path, data):
         if path.name == "resume.pt":
             raise KeyboardInterrupt  # the process stops while staging epoch 2
         real(path, data)
 
-    monkeypatch.setattr(ckpt_mod, "_write_synced", dies_on_resume)
+    monkeypatch.setattr(writer, "write_synced", dies_on_resume)
     with pytest.raises(KeyboardInterrupt):
         _save_epoch(tmp_path, 2)
     assert set(checkpoint_epochs(tmp_path).values()) == {1}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if links:
+        assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == ["000001"]
 
 
-def test_a_kill_while_switching_is_finished_by_the_next_reader(tmp_path, monkeypatch):
+def test_without_links_a_kill_while_switching_is_finished_by_the_next_reader(tmp_path, monkeypatch):
+    """The plain-file scheme (no symbolic links): vaekit readers roll the sealed write forward."""
+    monkeypatch.setattr(ckpt_mod, "symlinks_work", lambda _: False)
     _save_epoch(tmp_path, 1)
     real, moved = ckpt_mod._move_staged, []
 
@@ -100,6 +108,9 @@ def test_the_next_run_removes_what_killed_writes_left(tmp_path):
     live = tmp_path / f"{STAGING_PREFIX}{os.getpid()}-x2"  # a writer still at work: kept
     live.mkdir()
     (tmp_path / ".resume.pt.k2j4h5x1.tmp").write_bytes(b"old atomic-write debris")
+    half_version = tmp_path / "versions" / f"{STAGING_PREFIX}{DEAD_PID}-x3"  # a killed save's staging
+    half_version.mkdir()
+    os.symlink("versions/000001", tmp_path / f".current.tmp-{DEAD_PID}-x4")  # a killed switch's link
     (tmp_path / "notes.tmp").write_text("the user's")
     load_model(tmp_path)  # a reader removes nothing unsealed
     assert unsealed.is_dir()
@@ -107,6 +118,7 @@ def test_the_next_run_removes_what_killed_writes_left(tmp_path):
                         TrainConfig(out=str(tmp_path), epochs=5, resume=True))
     assert state["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [live.name]
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == ["000001"]
     assert (tmp_path / "notes.tmp").is_file()
 
 

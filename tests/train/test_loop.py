@@ -51,8 +51,9 @@ def test_checkpoint_folder_rebuilds_the_model_alone(tiny_mnist_root, tmp_path):
     out = tmp_path / "run"
     model, _ = train(TINY, _data(tiny_mnist_root),
                      TrainConfig(out=str(out), epochs=1, max_steps=2), progress=False)
-    assert {p.name for p in out.iterdir()} == {
-        "config.json", "model.safetensors", "metrics.json", "metrics.csv", "resume.pt"}
+    assert {p.name for p in out.iterdir()} == {  # the files, and the one version behind them
+        "config.json", "model.safetensors", "metrics.json", "metrics.csv", "resume.pt", "current",
+        "versions"}
     loaded = load_model(out)
     z = torch.randn(4, 2)
     assert torch.equal(loaded.decoder_mean()(z), model.eval().decoder_mean()(z))

@@ -1,18 +1,22 @@
 """Resume and stop at their edges: another model's resume.pt, a config.json without its
-train section, and a run that diverges or is stopped before any epoch was saved; each one
-line that says what is (and is not) on disk."""
+train section, a run folder whose saved versions are gone, and a run that diverges or is
+stopped before or after an epoch was saved; each one line that says what is (and is not) on
+disk."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
 import pytest
 import torch
+from support import checkpoint_epochs, files_under
 from support import run_main as run
 from vaekit.format import CONFIG, RESUME
-from vaekit.train import build_model, save_checkpoint
+from vaekit.train import build_model, load_model, save_checkpoint
+from vaekit.train.checkpoint import CheckpointError, load_resume
 from vaekit.train.cli import main as train_main
 from vaekit.train.cli import parse
 from vaekit.train.runfolder import saved_state
@@ -54,13 +58,13 @@ def test_the_resume_state_of_another_model_is_one_line(runs, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(runs["z2"], out)
     shutil.copy(runs["z3"] / RESUME, out / RESUME)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_under(out)
     code, err = run(train_main, [*runs["argv"], "--out", str(out), "--resume"], capsys)
     assert code == 2 and "Traceback" not in err and "size mismatch for" not in err, err
     line = error_line(err)
     assert f"{out / RESUME} holds the weights of another model" in line
     assert "shape mismatch" in line and "--overwrite" in line and "nothing was changed" in line
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files_under(out) == before
 
 
 @pytest.mark.parametrize("section", ["train", "data"])
@@ -100,3 +104,34 @@ def test_what_a_stopped_run_left_is_told_as_it_is(runs, tmp_path):
     shutil.copytree(runs["z2"], finished)
     (finished / RESUME).unlink()
     assert "holds the checkpoint it started from" in saved_state(finished)
+
+
+def test_divergence_after_a_saved_epoch_keeps_that_epoch_whole(runs, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(runs["z2"], out, symlinks=True)
+    code, err = run(train_main, [*runs["argv"], "--lr", "1e6", "--grad-clip", "0", "--log-every", "1",
+                                 "--out", str(out), "--resume"], capsys)
+    assert code == 1, err
+    line = error_line(err)
+    assert line.startswith("error: training diverged:")
+    assert f"the last finished epoch is saved in {out}: continue it with the same command plus --resume" in line
+    assert set(checkpoint_epochs(out).values()) == {1}  # epoch 1, whole, as any reader sees it
+    assert load_resume(out)["epoch"] == 1
+
+
+def test_resume_refuses_a_folder_whose_saved_files_are_gone(runs, tmp_path, capsys):
+    """Without its versions the folder's links lead nowhere: resuming must not start over in silence."""
+    out = tmp_path / "run"
+    shutil.copytree(runs["z2"], out, symlinks=True)
+    target = os.readlink(out / "current")
+    shutil.rmtree(out / "versions")
+    code, err = run(train_main, [*runs["argv"], "--out", str(out), "--resume"], capsys)
+    assert code == 2, err
+    line = error_line(err)
+    assert f"{out} holds a checkpoint whose saved files are missing ({out / 'current'} points at {target}" in line
+    assert "pass --overwrite to start over" in line and "nothing was changed" in line
+    with pytest.raises(CheckpointError, match=f"its link current points at {target}, which is missing"):
+        load_model(out)
+    code, err = run(train_main, [*runs["argv"], "--epochs", "1", "--out", str(out), "--overwrite"], capsys)
+    assert code == 0, err
+    assert set(checkpoint_epochs(out).values()) == {1}

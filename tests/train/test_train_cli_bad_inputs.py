@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 import torch
-from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, refusals
+from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, files_under, refusals
 from support import run_main as run
 from vaekit.train import build_model, save_checkpoint
 from vaekit.train.cli import main as train_main
@@ -131,10 +131,10 @@ RESUME_REFUSED = [  # a key that cannot change mid-run: named with its saved and
 @refusals(RESUME_REFUSED, "extra,problem,fix")
 def test_resume_refuses_a_changed_key_naming_it(extra, problem, fix, resumable, tmp_path, capsys):
     out = _copy(resumable, tmp_path)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_under(out)
     code, err = run(train_main, [*BASE, *extra, "--out", str(out), "--resume"], capsys)
     assert_clear(code, err, problem, fix, "cannot change mid-run")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files_under(out) == before
 
 
 FOLDER_CASES = {
@@ -157,10 +157,10 @@ def test_a_run_folder_is_never_overwritten_by_mistake(case, resumable, tmp_path,
     extra, damage, problem, fix = FOLDER_CASES[case]
     out = _copy(resumable, tmp_path)
     damage(out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files_under(out)
     code, err = run(train_main, [*BASE, *extra, "--out", str(out)], capsys)
     assert_clear(code, err, problem, fix)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "the folder was changed"
+    assert files_under(out) == before, "the folder was changed"
 
 
 def test_out_naming_a_file_is_refused(tmp_path, capsys):
@@ -264,12 +264,12 @@ def test_config_json_values_are_checked_when_read_back(load, d, words):
 
 def test_a_full_disk_while_saving_is_one_line_and_leaves_no_debris(tiny_mnist_root, tmp_path,
                                                                    capsys, monkeypatch):
-    import vaekit.train.checkpoint as checkpoint
+    import vaekit.train.versions as versions
 
     def full_disk(path, data):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(checkpoint, "_write_synced", full_disk)
+    monkeypatch.setattr(versions, "write_synced", full_disk)
     out = tmp_path / "run"
     code, err = run(train_main, [*BASE, "--data-root", str(tiny_mnist_root), "--max-steps", "1",
                                  "--threads", "1", "--out", str(out)], capsys)
