@@ -93,6 +93,44 @@ def tiny_checkpoint(folder: Path, data_root: Path, *, latent_dim: int = 2, seed:
     return save_checkpoint(folder, model, data=DataConfig(dataset="mnist", data_root=str(data_root)))
 
 
+def resumable_run(folder: Path, argv: list[str]) -> Path:
+    """A run folder as after 1 epoch of ``python -m vaekit.train ARGV --out FOLDER`` (model,
+    configs, resume state at step 4), saved without training."""
+    import torch
+    from vaekit.train import build_model, save_checkpoint
+    from vaekit.train.cli import parse
+
+    model_cfg, data_cfg, train_cfg, _ = parse([*argv, "--out", str(folder)])
+    torch.manual_seed(0)
+    model = build_model(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr)
+    row = {"epoch": 1, "step": 4, "valid_elbo_nats": -500.0}
+    save_checkpoint(folder, model, data=data_cfg, train=train_cfg,
+                    metrics={"epochs": 1, "steps": 4, "history": [row]},
+                    resume={"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1,
+                            "step": 4, "rng": torch.get_rng_state(), "history": [row]})
+    return folder
+
+
+def resume_matches_straight(model_config, data, folder: Path, **options) -> tuple[list, list]:
+    """Train 2 epochs in one run (``FOLDER/a``), and 1 epoch then ``resume=True`` to 2
+    (``FOLDER/b``); assert both end on equal weights and return their histories."""
+    import torch
+    from vaekit.train import TrainConfig
+    from vaekit.train.loop import train
+
+    def run(name: str, epochs: int, **more):
+        return train(model_config, data, TrainConfig(out=str(folder / name), epochs=epochs,
+                                                     **options, **more), progress=False)
+
+    straight, hist_a = run("a", 2)
+    run("b", 1)
+    resumed, hist_b = run("b", 2, resume=True)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    return hist_a, hist_b
+
+
 def refusals(cases: list, names: str = "argv,problem,fix"):
     """Parametrize a test over rows ``(argv, problem, fix)`` of a bad-input table, each row's
     test id its argv (``--epochs 0``)."""

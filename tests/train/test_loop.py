@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from support import resume_matches_straight
 from vaekit.train import VAEConfig, build_model, load_model
 from vaekit.train.cli import parse
 from vaekit.train.config import BetaVAEConfig, DataConfig, TrainConfig
@@ -37,13 +38,7 @@ def test_resume_matches_an_uninterrupted_run(tiny_mnist_root, tmp_path):
     torch.set_num_threads(1)
     data = _data(tiny_mnist_root)
     common = dict(batch_size=64, seed=3, lr=2e-3)
-    straight, hist_a = train(TINY, data, TrainConfig(out=str(tmp_path / "a"), epochs=2, **common),
-                             progress=False)
-    train(TINY, data, TrainConfig(out=str(tmp_path / "b"), epochs=1, **common), progress=False)
-    resumed, hist_b = train(TINY, data, TrainConfig(out=str(tmp_path / "b"), epochs=2, resume=True,
-                                                    **common), progress=False)
-    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
-        assert torch.equal(a, b), name
+    hist_a, hist_b = resume_matches_straight(TINY, data, tmp_path, **common)
     assert [r["valid_elbo_nats"] for r in hist_a] == [r["valid_elbo_nats"] for r in hist_b]
 
 

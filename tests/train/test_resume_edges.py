@@ -11,32 +11,16 @@ import re
 import shutil
 
 import pytest
-import torch
-from support import checkpoint_epochs, files_under
+from support import checkpoint_epochs, files_under, resumable_run
 from support import run_main as run
 from vaekit.format import CONFIG, RESUME
-from vaekit.train import build_model, load_model, save_checkpoint
+from vaekit.train import load_model
 from vaekit.train.checkpoint import CheckpointError, load_resume
 from vaekit.train.cli import main as train_main
-from vaekit.train.cli import parse
 from vaekit.train.runfolder import saved_state
 
 BASE = ["--dim", "8", "--latent-dim", "2", "--val-size", "64", "--epochs", "2", "--device", "cpu",
         "--threads", "1"]
-
-
-def resumable_run(folder, argv):
-    """A run folder after 1 epoch of ``argv`` (model, configs, resume state), built without training."""
-    model_cfg, data_cfg, train_cfg, _ = parse([*argv, "--out", str(folder)])
-    torch.manual_seed(0)
-    model = build_model(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr)
-    row = {"epoch": 1, "step": 4, "valid_elbo_nats": -500.0}
-    save_checkpoint(folder, model, data=data_cfg, train=train_cfg,
-                    metrics={"epochs": 1, "steps": 4, "history": [row]},
-                    resume={"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1,
-                            "step": 4, "rng": torch.get_rng_state(), "history": [row]})
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from support import resume_matches_straight
 from vaekit.train import VAE, HVAEConfig, VAEConfig, load_model
 from vaekit.train.config import DataConfig, TrainConfig
 from vaekit.train.loop import train
@@ -91,13 +92,7 @@ def test_resume_with_ema_matches_an_uninterrupted_run(config, tiny_mnist_root, t
     torch.set_num_threads(1)
     common = dict(batch_size=64, seed=3, lr=2e-3, ema=0.8, skip_threshold=1e6, kl_warmup_steps=6)
     data = _data(tiny_mnist_root)
-    straight, hist_a = train(config, data, TrainConfig(out=str(tmp_path / "a"), epochs=2, **common),
-                             progress=False)
-    train(config, data, TrainConfig(out=str(tmp_path / "b"), epochs=1, **common), progress=False)
-    resumed, hist_b = train(config, data, TrainConfig(out=str(tmp_path / "b"), epochs=2, resume=True,
-                                                    **common), progress=False)
-    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
-        assert torch.equal(a, b), name
+    hist_a, hist_b = resume_matches_straight(config, data, tmp_path, **common)
     raw_a = torch.load(tmp_path / "a" / "resume.pt", weights_only=True)["model"]
     raw_b = torch.load(tmp_path / "b" / "resume.pt", weights_only=True)["model"]
     assert all(torch.equal(raw_a[k], raw_b[k]) for k in raw_a)

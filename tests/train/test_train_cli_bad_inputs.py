@@ -11,11 +11,16 @@ import shutil
 
 import pytest
 import torch
-from support import BAD_CHECKPOINTS, assert_clear, damaged_checkpoint, files_under, refusals
+from support import (
+    BAD_CHECKPOINTS,
+    assert_clear,
+    damaged_checkpoint,
+    files_under,
+    refusals,
+    resumable_run,
+)
 from support import run_main as run
-from vaekit.train import build_model, save_checkpoint
 from vaekit.train.cli import main as train_main
-from vaekit.train.cli import parse
 from vaekit.train.config import (
     data_config_from_dict,
     model_config_from_dict,
@@ -98,17 +103,7 @@ BASE = ["--dim", "8", "--latent-dim", "2", "--val-size", "64", "--epochs", "2", 
 @pytest.fixture(scope="module")
 def resumable(tmp_path_factory):
     """A run folder after 1 epoch of ``BASE`` (model, configs, resume state), built without training."""
-    folder = tmp_path_factory.mktemp("runs") / "run"
-    model_cfg, data_cfg, train_cfg, _ = parse([*BASE, "--out", str(folder)])
-    torch.manual_seed(0)
-    model = build_model(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr)
-    row = {"epoch": 1, "step": 4, "valid_elbo_nats": -500.0}
-    save_checkpoint(folder, model, data=data_cfg, train=train_cfg,
-                    metrics={"epochs": 1, "steps": 4, "history": [row]},
-                    resume={"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1,
-                            "step": 4, "rng": torch.get_rng_state(), "history": [row]})
-    return folder
+    return resumable_run(tmp_path_factory.mktemp("runs") / "run", BASE)
 
 
 def _copy(src, tmp_path):
