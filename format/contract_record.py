@@ -224,8 +224,9 @@ class Contract:
             names = (graph_inputs(self, graph), GRAPH_OUTPUTS[graph])
             if set(record.inputs) != set(names[0]) or set(record.outputs) != set(names[1]) or \
                     any(got[n] != want[n] for n in got):
-                raise ValueError(f"{where} ({record.file}) declares {got}, but a {graph} of this model "
-                                 f"takes {want}; {FIX}")
+                raise ValueError(f"{where} ({record.file}) declares {got}, but the model's latent_dim, "
+                                 f"image shape and num_classes give {want}: the entries come from "
+                                 f"different exports or were edited; {FIX}")
 
     def _graph_records(self) -> list[tuple[str, str, GraphRecord]]:
         out = [(g, g, getattr(self, g)) for g in GRAPHS if getattr(self, g) is not None]
