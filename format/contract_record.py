@@ -177,7 +177,8 @@ class Contract:
         try:
             return load_record(cls, entry, where="")
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{where}: {e}") from None
+            fix = "" if "python -m vaekit.export" in str(e) else f"; {FIX}"
+            raise ValueError(f"{where}: {e}{fix}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``vaekit.json`` (equal to the file a contract was loaded from)."""
