@@ -65,8 +65,6 @@ class Framing:
                              f"not {sorted(unknown)}")
         return cls(**dict(d))
 
-    from_dict = load  # the name older callers use
-
     def to_dict(self) -> dict[str, Any]:
         if self.method == "centre-crop":
             return {"method": self.method, "crop_fraction": self.crop_fraction}
