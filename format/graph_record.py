@@ -25,14 +25,14 @@ Shape = tuple[int | str, ...]
 
 @dataclass(frozen=True)
 class GraphRecord:
-    """One ONNX file of an export. ``sha256``: absent in exports older than the check."""
+    """One ONNX file of an export. ``sha256`` and ``ir_version``: absent in older exports."""
 
     file: str
     inputs: dict[str, Shape]
     outputs: dict[str, Shape]
     opset: int
-    ir_version: int
     bytes: int
+    ir_version: int | None = None
     sha256: str | None = None
 
     def __post_init__(self) -> None:

@@ -325,7 +325,14 @@ export const SCHEMA = {
           }
         },
         "ir_version": {
-          "type": "integer"
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "latency": {},
         "not_written": {
@@ -404,7 +411,6 @@ export const SCHEMA = {
         "bytes",
         "file",
         "inputs",
-        "ir_version",
         "opset",
         "outputs"
       ],
@@ -436,7 +442,14 @@ export const SCHEMA = {
           }
         },
         "ir_version": {
-          "type": "integer"
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "latency": {},
         "opset": {
@@ -474,7 +487,6 @@ export const SCHEMA = {
         "bytes",
         "file",
         "inputs",
-        "ir_version",
         "opset",
         "outputs"
       ],
@@ -533,7 +545,14 @@ export const SCHEMA = {
           }
         },
         "ir_version": {
-          "type": "integer"
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "opset": {
           "type": "integer"
@@ -569,7 +588,6 @@ export const SCHEMA = {
         "bytes",
         "file",
         "inputs",
-        "ir_version",
         "opset",
         "outputs"
       ],

@@ -44,6 +44,24 @@ def test_an_older_export_without_the_later_keys_loads_with_their_defaults():
     assert Contract.load(changed(CVAE, "decoder.sha256", ...)).graph("decoder").sha256 is None
 
 
+def test_the_earliest_shipped_shape_still_loads():
+    """celeba64's first export: no classes, prior, presentation, requires, nor graph ir_version."""
+    earliest = {k: json.loads(json.dumps(v)) for k, v in CVAE.items() if k in (
+        *OLDEST_KEYS, "batch_axis", "checkpoint", "decoder", "encoder", "examples", "exported_with",
+        "image_range", "model_config", "parity", "variants")}
+    earliest.update(num_classes=0, class_names=[])  # dropped together below
+    for graph in (earliest["encoder"], earliest["decoder"], *(v[g] for v in earliest["variants"].values()
+                                                             for g in ("encoder", "decoder"))):
+        graph.pop("ir_version")
+        graph["inputs"].pop("label")
+    for v in earliest["variants"].values():
+        for key in ("fp16_computed", "int16_pair_sum_max", "kernel_paths"):
+            v.pop(key, None)
+    del earliest["num_classes"], earliest["class_names"]
+    contract = Contract.load(earliest)
+    assert contract.to_dict() == earliest and contract.graph("encoder", "int8").ir_version is None
+
+
 @pytest.mark.parametrize("path, value, words", [
     ("added_later", 1, r"unknown keys \['added_later'\]"),
     ("variants.int8.added_later", 1, r"variants.int8 has unknown keys \['added_later'\]"),
@@ -110,4 +128,4 @@ def test_the_schema_states_every_key_and_refuses_others():
     assert schema["additionalProperties"] is False and set(schema["required"]) == set(OLDEST_KEYS)
     assert schema["properties"]["format"]["const"] == "vaekit-onnx"
     graph = schema["$defs"]["GraphRecord"]
-    assert set(graph["required"]) == {"file", "inputs", "outputs", "opset", "ir_version", "bytes"}
+    assert set(graph["required"]) == {"file", "inputs", "outputs", "opset", "bytes"}
