@@ -1,14 +1,11 @@
-"""What the demo needs to know about a model, read from its contract (``vaekit.json``).
+"""What the demo needs to know about a model, read from its typed contract (``vaekit.json``).
 
-The exporter writes these keys; the demo never re-derives them from a dataset name:
+The exporter writes these facts; the demo never re-derives them from a dataset name. Their
+vocabulary and checks live in :mod:`vaekit.format` (:class:`~vaekit.format.Contract`;
+``background`` and ``framing``: :mod:`vaekit.format.framing`):
 
-``background``   ``"dark"`` (light strokes on black, as MNIST) or ``"light"``
-``framing``      how training framed the pictures, applied to uploads the same way:
-                 ``{"method": "centre-crop", "crop_fraction": f}``: the largest centred region
-                 of the model's aspect ratio, then its centred ``f`` (CelebA: 140/178), or
-                 ``{"method": "ink-box", "box": b, "centre": "mass" | "box"}``: the strokes'
-                 bounding box scaled into ``b`` of the frame and centred by centre of mass or
-                 by box (MNIST: 20/28, mass; Fashion-MNIST: 1.0, box)
+``background``   ``"dark"`` or ``"light"``
+``framing``      how training framed the pictures (:class:`~vaekit.format.Framing`)
 ``class_names``  the classes a conditional model takes (``[]`` for an unconditional one: the
                  demo then names classes after the built-in examples' labels)
 ``plottable``    whether the latent space can be drawn as a plane (``latent_dim == 2``)
@@ -26,53 +23,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from vaekit.format import CONTRACT_FILE, image_shape
+from vaekit.format import (  # noqa: F401  (the framing vocabulary, re-exported for the demo's modules)
+    BACKGROUNDS,
+    CENTRES,
+    CONTRACT_FILE,
+    FRAMING_KEYS,
+    FRAMING_METHODS,
+    Contract,
+    Framing,
+    check_background,
+    image_shape,
+    latent_is_plottable,
+)
 
-BACKGROUNDS = ("dark", "light")
-FRAMING_METHODS = ("centre-crop", "ink-box")
-CENTRES = ("mass", "box")
 INK_LEVEL = 40  # a pixel brighter than this (on a dark background) is ink
-FRAMING_KEYS = {"centre-crop": {"method", "crop_fraction"}, "ink-box": {"method", "box", "centre"}}
 #: the contract keys this module reads (beyond the image shape and latent size)
 CONSUMED_KEYS = ("background", "framing", "class_names", "plottable", "num_classes")
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How training framed its pictures (see the module docstring)."""
-
-    method: str = "centre-crop"
-    crop_fraction: float = 1.0
-    box: float = 1.0
-    centre: str = "mass"
-
-    def __post_init__(self) -> None:
-        if self.method not in FRAMING_METHODS:
-            raise ValueError(f"framing method must be one of {FRAMING_METHODS}, got {self.method!r}")
-        for name in ("crop_fraction", "box"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 1:
-                raise ValueError(f"framing {name} must be a number in (0, 1], got {v!r}")
-        if self.centre not in CENTRES:
-            raise ValueError(f"framing centre must be one of {CENTRES}, got {self.centre!r}")
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Framing:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"framing must be an object such as {{\"method\": \"centre-crop\"}}, got {d!r}")
-        method = d.get("method", "centre-crop")
-        if not isinstance(method, str) or method not in FRAMING_KEYS:  # a list is unhashable
-            raise ValueError(f"framing method must be one of {FRAMING_METHODS}, got {method!r}")
-        unknown = set(d) - FRAMING_KEYS[method]
-        if unknown:
-            raise ValueError(f"framing {method!r} takes {sorted(FRAMING_KEYS[method])}, "
-                             f"not {sorted(unknown)}")
-        return cls(**dict(d))
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.method == "centre-crop":
-            return {"method": self.method, "crop_fraction": self.crop_fraction}
-        return {"method": self.method, "box": self.box, "centre": self.centre}
 
 
 @dataclass(frozen=True)
@@ -100,54 +66,58 @@ class ModelFacts:
         return self.num_classes > 0
 
     @classmethod
-    def from_contract(cls, contract: Mapping[str, Any], *, example_images: np.ndarray | None = None,
+    def from_contract(cls, contract: Contract | Mapping[str, Any], *, example_images: np.ndarray | None = None,
                       example_classes: tuple[str, ...] = ()) -> ModelFacts:
-        """The facts in ``contract``; missing ones derived from the examples (uint8 [N, C, H, W])."""
-        (c, h, w), d = image_shape(contract), int(contract["latent_dim"])
-        where = f"{CONTRACT_FILE} of {contract.get('checkpoint', 'this model')}"
+        """The facts of a typed :class:`~vaekit.format.Contract` (or of a partial contract dict,
+        each key checked by the same records); missing ones derived from the examples (uint8
+        [N, C, H, W])."""
+        where = f"{CONTRACT_FILE} of {_get(contract, 'checkpoint') or 'this model'}"
+        try:
+            return cls._read(contract, example_images, tuple(example_classes))
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}; re-export the model") from None
+
+    @classmethod
+    def _read(cls, contract: Contract | Mapping[str, Any], example_images: np.ndarray | None,
+              example_classes: tuple[str, ...]) -> ModelFacts:
+        (c, h, w), d = image_shape(contract), int(_get(contract, "latent_dim"))
         derived: list[str] = []
         have = example_images is not None and len(example_images) > 0
 
-        background = contract.get("background")
+        background = _get(contract, "background")
         if background is None:
             derived.append("background")
             background = derive_background(example_images) if have else "light"
-        elif background not in BACKGROUNDS:
-            raise ValueError(f"{where}: background must be one of {BACKGROUNDS}, got {background!r}; "
-                             "re-export the model")
+        check_background(background)
 
-        framing = contract.get("framing")
+        framing = _get(contract, "framing")
         if framing is None:
             derived.append("framing")
             framing = derive_framing(example_images) if have and background == "dark" else Framing()
-        else:
-            try:
-                framing = Framing.from_dict(framing)
-            except ValueError as e:
-                raise ValueError(f"{where}: {e}; re-export the model") from None
+        elif not isinstance(framing, Framing):
+            framing = Framing.load(framing)
 
-        names = contract.get("class_names")
+        names = _get(contract, "class_names")
         if names is not None and (not isinstance(names, (list, tuple))
                                   or not all(isinstance(n, str) for n in names)):
-            raise ValueError(f"{where}: class_names must be a list of strings, got {names!r}")
+            raise ValueError(f"class_names must be a list of strings, got {names!r}")
         if not names:  # absent, or [] (an unconditional model): the examples' labels, if any
             derived.append("class_names")
-            names = tuple(example_classes)
+            names = example_classes
 
-        plottable = contract.get("plottable")
+        plottable = _get(contract, "plottable")
         if plottable is None:
             derived.append("plottable")
-            plottable = d == 2
-        plottable = bool(plottable) and d == 2  # the explorer draws exactly two axes
+            plottable = latent_is_plottable(d)
+        plottable = bool(plottable) and latent_is_plottable(d)  # the explorer draws exactly two axes
 
-        num_classes = contract.get("num_classes") or 0
+        num_classes = _get(contract, "num_classes") or 0
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"{where}: num_classes must be a whole number >= 0, got {num_classes!r}")
+            raise ValueError(f"num_classes must be a whole number >= 0, got {num_classes!r}")
         if num_classes and len(names) not in (0, num_classes):
-            raise ValueError(f"{where}: {len(names)} class_names for num_classes={num_classes}; "
-                             "re-export the model")
+            raise ValueError(f"{len(names)} class_names for num_classes={num_classes}")
         return cls(channels=c, height=h, width=w, latent_dim=d,
-                   dataset=str(contract.get("dataset") or "unknown"), background=background,
+                   dataset=str(_get(contract, "dataset") or "unknown"), background=background,
                    framing=framing, class_names=tuple(names), plottable=plottable,
                    num_classes=num_classes, derived=tuple(derived))
 
@@ -160,6 +130,11 @@ class ModelFacts:
             return f"a picture like the {self.dataset} images this model learnt"
         shown = ", ".join(self.class_names[:10]) + (", ..." if len(self.class_names) > 10 else "")
         return f"one of: {shown}"
+
+
+def _get(contract: Contract | Mapping[str, Any], key: str) -> Any:
+    """A fact of the typed contract (its attribute), or of a partial contract dict."""
+    return contract.get(key) if isinstance(contract, Mapping) else getattr(contract, key, None)
 
 
 def _border(images: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from vaekit.format import Framing
 
-from .facts import INK_LEVEL, Framing, ModelFacts
+from .facts import INK_LEVEL, ModelFacts
 from .reading import array_to_image, to_8bit
 
 

@@ -110,7 +110,7 @@ class DemoModel:
     def __post_init__(self) -> None:
         ex = self.examples
         self.facts = ModelFacts.from_contract(
-            self.vae.metadata,
+            getattr(self.vae, "contract", None) or self.vae.metadata,  # the typed Contract of a runtime VAE
             example_images=ex.images if ex is not None else None,
             example_classes=ex.classes if ex is not None else (),
         )

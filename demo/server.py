@@ -14,7 +14,6 @@ with the request).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
-from vaekit.format import CONTRACT_FILE
+from vaekit.format import Contract
 
 from .reading import MAX_FILE_BYTES
 from .widgets import STORE_FOLDER
@@ -118,16 +117,15 @@ def model_index(models: dict[str, Path]) -> list[dict]:
     index = []
     for name, export in models.items():
         try:
-            contract = json.loads((Path(export) / CONTRACT_FILE).read_text())
+            contract = Contract.load(Path(export))
         except (OSError, ValueError) as e:
             log.warning("%s is left out of the page's model list: %s", name, e)
             continue
-        facts = {k: contract.get(k) for k in ("dataset", "channels", "height", "width", "latent_dim")}
-        variants = contract.get("variants") or {}
         index.append({
-            "name": name, "url": f"{WEB_PATH}/models/{name}/", **facts,
-            "num_classes": contract.get("num_classes", 0),
-            "precisions": ["fp32", *[p for p in ("fp16", "int8") if p in variants]],
+            "name": name, "url": f"{WEB_PATH}/models/{name}/", "dataset": contract.dataset,
+            "channels": contract.channels, "height": contract.height, "width": contract.width,
+            "latent_dim": contract.latent_dim, "num_classes": contract.num_classes,
+            "precisions": list(contract.precisions),
         })
     return index
 

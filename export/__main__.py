@@ -9,11 +9,18 @@ or fitted prior (`python -m vaekit.train.fit_prior CHECKPOINT`) rather than N(0,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from vaekit.format import CONFIG, CONTRACT_FILE, EXAMPLES_FILE, GRAPHS, PRECISIONS, WEIGHTS
+from vaekit.format import (
+    CONFIG,
+    CONTRACT_FILE,
+    EXAMPLES_FILE,
+    GRAPHS,
+    PRECISIONS,
+    WEIGHTS,
+    Contract,
+)
 from vaekit.format.cli import command_parser
 
 from .destinations import check_destination
@@ -122,11 +129,11 @@ def kept_precisions(out: Path, *, fp16: bool, int8: bool) -> list[str]:
     """The extra precisions (fp16, int8) an earlier export in ``out`` wrote and this one was
     not asked for: a re-export writes them again instead of dropping them."""
     try:
-        variants = json.loads((out / CONTRACT_FILE).read_text()).get("variants") or {}
-    except (OSError, ValueError, AttributeError):
+        shipped = Contract.load(out / CONTRACT_FILE).precisions
+    except (OSError, ValueError):
         return []
     asked = {"fp16": fp16, "int8": int8}
-    return [p for p in ("fp16", "int8") if p in variants and not asked[p]]
+    return [p for p in ("fp16", "int8") if p in shipped and not asked[p]]
 
 
 def _triton(args: argparse.Namespace, out: Path) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from vaekit.format import (
     PRIORS_SUBFOLDER,
     STUDENT_SUBFOLDER,
     WEIGHTS,
+    Contract,
     graph_files,
     sha256_file,
 )
@@ -30,14 +30,14 @@ def is_up_to_date(checkpoint: str | os.PathLike, out: str | os.PathLike | None =
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else default_out(checkpoint)
     try:
-        contract = json.loads((out / CONTRACT_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+        contract = Contract.load(out / CONTRACT_FILE)  # unreadable or foreign: export again
+    except (OSError, ValueError):
         return False
-    if not (checkpoint / WEIGHTS).is_file() or not isinstance(contract, dict):
+    if not (checkpoint / WEIGHTS).is_file():
         return False
-    if contract.get("checkpoint_sha256") != sha256_file(checkpoint / WEIGHTS):
+    if contract.checkpoint_sha256 != sha256_file(checkpoint / WEIGHTS):
         return False
-    if fitted_prior_files(checkpoint) != (contract.get("fitted_priors") or {}):
+    if fitted_prior_files(checkpoint) != (contract.fitted_priors or {}):
         return False
     wanted = [p for p, on in (("fp16", fp16), ("int8", int8)) if on]
     files = [f for p in ("fp32", *wanted) for f in graph_files(p)]
@@ -51,10 +51,10 @@ def fitted_prior_files(checkpoint: str | os.PathLike) -> dict[str, str]:
     return {p.stem: sha256_file(p) for p in sorted(folder.glob("*.safetensors"))}
 
 
-def student_is_current(checkpoint: Path, contract: dict) -> bool:
+def student_is_current(checkpoint: Path, contract: Contract) -> bool:
     """Whether the export's fast decoder (or its absence) matches ``CHECKPOINT/student``."""
     student = checkpoint / STUDENT_SUBFOLDER / WEIGHTS
-    fast = contract.get("fast_decoder")
+    fast = contract.fast_decoder
     if not student.is_file():
         return fast is None
-    return isinstance(fast, dict) and fast.get("student_sha256") == sha256_file(student)
+    return fast is not None and fast.student_sha256 == sha256_file(student)

@@ -12,35 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-import onnxruntime as ort
-import torch
 from tqdm import tqdm
 from vaekit.format import (
     CONTRACT_FILE,
     EXAMPLES_FILE,
-    FORMAT,
-    FORMAT_VERSION,
-    WEIGHTS,
-    graph_inputs,
-    image_shape,
     latent_is_plottable,
-    sha256_file,
 )
 from vaekit.train.checkpoint import (
     load_configs,
     load_model,
-    vaekit_version,
 )
-from vaekit.train.config import DataConfig, dump_json
-from vaekit.train.data import PRESENTATION, ImageSplit, presentation
-from vaekit.train.model import VAE
 from vaekit.train.student_folder import has_student
 
+from .contract_build import model_facts, save_contract
 from .destinations import check_destination
 from .fast_decoder import export_fast_decoder, fast_entries
 from .feeds import load_test_split, parity_inputs, write_examples
 from .freshness import default_out, fitted_prior_files
-from .graphs import OPSET
 from .onnx_checks import CLIENT_LIMITS, required_versions
 from .parity import TOLERANCE, ParityError, enforce_tolerance, onnx_parity, torch_outputs
 from .precisions import Baseline, graph_inputs_of, write_graph, write_variant
@@ -90,9 +78,7 @@ def export_checkpoint(
     with _Progress(stages, f"export {checkpoint.name}", progress) as stage, staged(out) as tmp:
         stage("test images")
         test, note = load_test_split(model, checkpoint, data_cfg, data_root)
-        contract = _contract(model, data_cfg, checkpoint)
-        contract.update(_conditioning(model, test))
-        contract.update(_presentation(model, data_cfg))
+        contract = model_facts(model, data_cfg, checkpoint, test)
         contract["prior"] = write_prior(tmp, checkpoint, model, contract, prior).to_dict()
         contract["fitted_priors"] = fitted_prior_files(checkpoint)
         contract["parity"] = {"tolerance": TOLERANCE, "inputs": "test images" if test else "uniform noise"}
@@ -127,7 +113,7 @@ def export_checkpoint(
             contract["examples"] = write_examples(tmp / EXAMPLES_FILE, test, n_examples)
         elif n_examples:
             print(f"note: {EXAMPLES_FILE} not written: {note}")
-        (tmp / CONTRACT_FILE).write_text(dump_json(contract))
+        contract = save_contract(tmp, contract).to_dict()  # typed and checked, then written
     return contract
 
 
@@ -142,53 +128,6 @@ def _check_out(out: Path) -> None:
             f"--out {out} exists and is not a vaekit export folder (no {CONTRACT_FILE}): choose "
             f"another --out, or empty it first (nothing was written)"
         )
-
-
-def _contract(model: VAE, data_cfg: DataConfig | None, checkpoint: Path) -> dict[str, Any]:
-    cfg = model.config
-    channels, height, width = image_shape(cfg)
-    contract: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "channels": channels,
-        "height": height,
-        "width": width,
-        "latent_dim": cfg.latent_dim,
-        "likelihood": cfg.likelihood,
-        "dataset": data_cfg.dataset if data_cfg is not None else "unknown",
-        "checkpoint_sha256": sha256_file(checkpoint / WEIGHTS),
-        "vaekit_version": vaekit_version(),
-        "opset": OPSET,
-        "checkpoint": str(checkpoint),
-        "model_config": cfg.to_dict(),
-        "image_range": [0.0, 1.0],
-        "batch_axis": "N",
-        "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__,
-                          "onnxruntime": ort.__version__},
-    }
-    return contract
-
-
-def _presentation(model: VAE, data_cfg: DataConfig | None) -> dict[str, Any]:
-    """What a consumer (the demo) shows the model with: ``plottable`` (its latent is drawn as
-    a plane) and, when the dataset is known, the pictures' ``background`` and ``framing``."""
-    facts: dict[str, Any] = {"plottable": latent_is_plottable(model.config.latent_dim)}
-    if data_cfg is not None and data_cfg.dataset in PRESENTATION:
-        facts.update(presentation(data_cfg))
-    return facts
-
-
-def _conditioning(model: VAE, test: ImageSplit | None) -> dict[str, Any]:
-    """``num_classes``, ``class_names`` (0 and [] for an unconditional model) and each graph's
-    input names in order (``"decoder_inputs": ["z", "label"]`` for a conditional model)."""
-    n = model.config.num_classes if model.conditional else 0
-    names = [str(i) for i in range(n)]
-    if n and test is not None and len(test.classes) == n:
-        names = list(test.classes)
-    facts: dict[str, Any] = {"num_classes": n, "class_names": names}
-    for g in ("encoder", "decoder"):
-        facts[f"{g}_inputs"] = list(graph_inputs(facts, g))
-    return facts
 
 
 def _requires(folder: Path, contract: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from vaekit.format import CONFIG, ONNX_SUBFOLDER, WEIGHTS, atomic_write_text, sha256_file
+from vaekit.format import CONFIG, ONNX_SUBFOLDER, WEIGHTS, Contract, atomic_write_text, sha256_file
 from vaekit.format.cli import command_parser
 
 QUALITY_FILE = "quality.json"
@@ -91,9 +91,9 @@ class Subject:
     classifier_folder: Path
 
 
-def _framing_crop(contract: dict[str, Any]) -> float | None:
-    framing = contract.get("framing") or {}
-    return framing.get("crop_fraction") if framing.get("method") == "centre-crop" else None
+def _framing_crop(contract: Contract) -> float | None:
+    framing = contract.framing
+    return framing.crop_fraction if framing is not None and framing.method == "centre-crop" else None
 
 
 def load_subject(folder: str | Path, *, classifier: str | Path | None, classifiers: str | Path,
@@ -121,11 +121,11 @@ def load_subject(folder: str | Path, *, classifier: str | Path | None, classifie
                                 f"vaekit.train.classifier --dataset {dataset} --out {clf_folder}`, "
                                 f"or pass --classifier DIR")
     clf = load_classifier(clf_folder)
-    check_match(clf, clf_folder, dataset, vae.image_shape, _framing_crop(vae.metadata))
+    check_match(clf, clf_folder, dataset, vae.image_shape, _framing_crop(vae.contract))
     if is_checkpoint:
         test = load_checkpoint_split(folder, "test", data_root=data_root)
     else:
-        crop = _framing_crop(vae.metadata)
+        crop = _framing_crop(vae.contract)
         cfg = DataConfig(dataset=dataset, data_root=data_root or "",
                          **({"crop_fraction": crop} if crop else {}))
         test = load_split(cfg, "test")

@@ -36,13 +36,14 @@ from vaekit.format import (
     PRIOR_FILE,
     PRIOR_INPUTS,
     PRIOR_OUTPUTS,
-    PriorRecord,
+    Contract,
+    GraphRecord,
     atomic_write_bytes,
     atomic_write_text,
     fast_decoder_file,
     graph_file,
 )
-from vaekit.runtime.contract import read_contract
+from vaekit.runtime.contract import load_contract
 
 from .errors import ExportError
 from .stale import clean_stale, staging_prefix, swap_into_place
@@ -97,7 +98,7 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                          f"it as a folder name)")
     if repo.exists() and not repo.is_dir():
         raise ValueError(f"--triton {repo} is a file: pass a folder (the model repository)")
-    contract = read_contract(export_dir)  # refuses a missing, unreadable or foreign vaekit.json
+    contract = load_contract(export_dir)  # refuses a missing, unreadable or foreign vaekit.json
     texts = {}
     for graph in GRAPHS:  # every graph read and checked before anything is written
         source = export_dir / graph_file(graph, config.precision)
@@ -106,18 +107,20 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
                 f"{source} is missing: export it first (`python -m vaekit.export CHECKPOINT"
                 f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
         model = onnx.load(str(source), load_external_data=False)
-        texts[graph] = (source, config_pbtxt(model_name(name, graph), model, contract, graph, config))
-    prior = PriorRecord.load(contract.get("prior"), latent_dim=contract["latent_dim"])
+        texts[graph] = (source, config_pbtxt(model_name(name, graph), model, _declared(contract.graph(graph, config.precision) or contract.graph(graph), graph),
+                                             config, heading=_heading(contract, graph, config.precision)))
+    prior = contract.default_prior
     if not prior.is_normal:  # one fp32 graph serves every precision: it is a few products
         source = export_dir / PRIOR_FILE
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing: re-export with `python -m vaekit.export CHECKPOINT`")
         model = onnx.load(str(source))
         shapes = prior.graph_shapes()
-        entry = {"inputs": {n: shapes[n] for n in PRIOR_INPUTS}, "outputs": {n: shapes[n] for n in PRIOR_OUTPUTS}}
-        texts["prior"] = (source, config_pbtxt(model_name(name, "prior"), model, {**contract, "prior": entry},
-                                               "prior", replace(config, precision="fp32")))
-    if contract.get("fast_decoder"):
+        declared = ({n: shapes[n] for n in PRIOR_INPUTS}, {n: shapes[n] for n in PRIOR_OUTPUTS})
+        texts["prior"] = (source, config_pbtxt(model_name(name, "prior"), model, declared,
+                                               replace(config, precision="fp32"),
+                                               heading=_heading(contract, "prior", "fp32")))
+    if contract.fast_decoder is not None:
         texts["decoder_fast"] = _fast_text(export_dir, name, contract, config)
     for graph in texts:  # replace only what a previous write made
         target = repo / model_name(name, graph)
@@ -144,7 +147,7 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
     return [folder for _, folder in staged]
 
 
-def _fast_text(export_dir: Path, name: str, contract: dict[str, Any],
+def _fast_text(export_dir: Path, name: str, contract: Contract,
                config: TritonConfig) -> tuple[Path, str]:
     """``NAME_decoder_fast``'s graph and config: the distilled decoder, served like the decoder."""
     source = export_dir / fast_decoder_file(config.precision)
@@ -153,8 +156,22 @@ def _fast_text(export_dir: Path, name: str, contract: dict[str, Any],
                                 f"(`python -m vaekit.export CHECKPOINT"
                                 f"{'' if config.precision == 'fp32' else ' --' + config.precision}`)")
     model = onnx.load(str(source), load_external_data=False)
-    text = config_pbtxt(model_name(name, "decoder_fast"), model, contract, "decoder", config)
-    return source, text.replace("# vaekit decoder", "# vaekit fast decoder", 1)
+    record = contract.fast_decoder.at(config.precision) or contract.fast_decoder.graph
+    return source, config_pbtxt(model_name(name, "decoder_fast"), model, _declared(record, "fast decoder"), config,
+                                heading=_heading(contract, "fast decoder", config.precision))
+
+
+def _declared(record: GraphRecord | None, graph: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(inputs, outputs)``: the shapes ``vaekit.json`` declares for a graph."""
+    if record is None:
+        raise ExportError(f"{CONTRACT_FILE} lists no inputs and outputs of the {graph}: re-export "
+                          f"with `python -m vaekit.export CHECKPOINT`")
+    return ({k: list(v) for k, v in record.inputs.items()}, {k: list(v) for k, v in record.outputs.items()})
+
+
+def _heading(contract: Contract, graph: str, precision: str) -> str:
+    return (f"# vaekit {graph} ({precision}) for {contract.dataset}, "
+            f"checkpoint sha256 {contract.checkpoint_sha256[:12]}")
 
 
 def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> list[tuple[str, str, list[int]]]:
@@ -178,16 +195,13 @@ def _tensor_specs(values, declared: dict[str, list[int | str]], what: str) -> li
     return specs
 
 
-def config_pbtxt(name: str, model: onnx.ModelProto, contract: dict[str, Any], graph: str,
-                 config: TritonConfig) -> str:
-    """Triton's ``config.pbtxt`` (protobuf text of ``inference.ModelConfig``) for one graph."""
-    entry = contract.get(graph)
-    if not isinstance(entry, dict) or not isinstance(entry.get("inputs"), dict) \
-            or not isinstance(entry.get("outputs"), dict):
-        raise ExportError(f"{CONTRACT_FILE} lists no inputs and outputs of the {graph}: re-export "
-                          f"with `python -m vaekit.export CHECKPOINT`")
-    inputs = _tensor_specs(model.graph.input, entry["inputs"], "input")
-    outputs = _tensor_specs(model.graph.output, entry["outputs"], "output")
+def config_pbtxt(name: str, model: onnx.ModelProto, declared: tuple[dict[str, Any], dict[str, Any]],
+                 config: TritonConfig, *, heading: str) -> str:
+    """Triton's ``config.pbtxt`` (protobuf text of ``inference.ModelConfig``) for one graph whose
+    ``declared`` ``(inputs, outputs)`` shapes (from the contract) it checks the graph against;
+    ``heading``: its first line, a comment."""
+    inputs = _tensor_specs(model.graph.input, declared[0], "input")
+    outputs = _tensor_specs(model.graph.output, declared[1], "output")
 
     def block(key: str, specs: list[tuple[str, str, list[int]]]) -> str:
         # a per-item scalar (a class label, shape [N]) is dims [1] reshaped to [] for the graph
@@ -199,8 +213,7 @@ def config_pbtxt(name: str, model: onnx.ModelProto, contract: dict[str, Any], gr
 
     kind = "KIND_GPU" if config.gpu else "KIND_CPU"
     return "\n".join([
-        f"# vaekit {graph} ({config.precision}) for {contract.get('dataset', 'unknown')}, "
-        f"checkpoint sha256 {contract.get('checkpoint_sha256', '?')[:12]}",
+        heading,
         f'name: "{name}"',
         'platform: "onnxruntime_onnx"',
         f"max_batch_size: {config.max_batch_size}",

@@ -39,12 +39,17 @@ GRAPH_NAMES = dict(zip(GRAPHS, ((ENCODER_INPUTS, ENCODER_OUTPUTS), (DECODER_INPU
 LABEL_INPUT = "label"
 
 
-def num_classes(contract: Mapping[str, Any]) -> int:
+def _get(facts: Mapping[str, Any] | object, key: str) -> Any:
+    """``facts[key]`` of a contract dict, or the attribute of a typed :class:`Contract` (None if absent)."""
+    return facts.get(key) if isinstance(facts, Mapping) else getattr(facts, key, None)
+
+
+def num_classes(contract: Mapping[str, Any] | object) -> int:
     """Classes a conditional model's graphs take as ``label`` (0: an unconditional model)."""
-    return int(contract.get("num_classes") or 0)
+    return int(_get(contract, "num_classes") or 0)
 
 
-def graph_inputs(contract: Mapping[str, Any], graph: str) -> tuple[str, ...]:
+def graph_inputs(contract: Mapping[str, Any] | object, graph: str) -> tuple[str, ...]:
     """A graph's input names: ``("image",)`` / ``("z",)``, plus ``"label"`` when conditional."""
     if graph not in GRAPHS:
         raise ValueError(f"unknown graph {graph!r}; choose one of {GRAPHS}")
@@ -70,9 +75,7 @@ def image_shape(facts: Mapping[str, Any] | object) -> tuple[int, int, int]:
     ``height``/``width``).
     """
     def get(key: str) -> Any:
-        if isinstance(facts, Mapping):
-            return facts.get(key)
-        return getattr(facts, key, None)
+        return _get(facts, key)
 
     channels = get("channels") if get("channels") is not None else get("in_channels")
     height, width = get("height"), get("width")
@@ -94,12 +97,12 @@ def image_shape(facts: Mapping[str, Any] | object) -> tuple[int, int, int]:
     return c, h, w
 
 
-def graph_shapes(contract: Mapping[str, Any], graph: str) -> dict[str, list[int | str]]:
+def graph_shapes(contract: Mapping[str, Any] | object, graph: str) -> dict[str, list[int | str]]:
     """Declared shapes of a graph's inputs and outputs (``"N"`` is the dynamic batch axis)."""
     if graph not in GRAPHS:
         raise ValueError(f"unknown graph {graph!r}; choose one of {GRAPHS}")
     c, h, w = image_shape(contract)
-    d = int(contract["latent_dim"])
+    d = int(_get(contract, "latent_dim"))
     image, z = ["N", c, h, w], ["N", d]
     label = {LABEL_INPUT: ["N"]} if num_classes(contract) else {}
     if graph == "encoder":
@@ -107,9 +110,10 @@ def graph_shapes(contract: Mapping[str, Any], graph: str) -> dict[str, list[int 
     return {"z": z, **label, "image": image}
 
 
-def metadata_props(contract: Mapping[str, Any], *, graph: str, precision: str) -> dict[str, str]:
-    """The string key/values written into a graph's ``metadata_props``."""
-    props = {k: str(contract[k]) for k in CONTRACT_KEYS}
+def metadata_props(contract: Mapping[str, Any] | object, *, graph: str, precision: str) -> dict[str, str]:
+    """The string key/values written into a graph's ``metadata_props`` (of a contract dict or a
+    typed :class:`~vaekit.format.contract_record.Contract`)."""
+    props = {k: str(_get(contract, k)) for k in CONTRACT_KEYS}
     props.update(format=f"{FORMAT}/{FORMAT_VERSION}", graph=graph, precision=precision)
     if num_classes(contract):  # a conditional graph says so itself
         props.update(num_classes=str(num_classes(contract)), inputs=",".join(graph_inputs(contract, graph)))

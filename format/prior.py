@@ -88,10 +88,12 @@ class PriorRecord:
             raise ValueError(f"prior {self.name!r}: fitted_on must be an object, got {self.fitted_on!r}")
 
     @classmethod
-    def load(cls, entry: Mapping[str, Any] | None, *, latent_dim: int | None = None) -> PriorRecord:
+    def load(cls, entry: Mapping[str, Any] | None, *, latent_dim: int | None = None,
+             where: str = "prior") -> PriorRecord:
         """The record from ``vaekit.json["prior"]`` (None or an older ``{"kind": "normal"}``: N(0, I)).
 
-        Unknown keys are errors; ``latent_dim`` (the model's) is checked when given.
+        Unknown keys are errors; ``latent_dim`` (the model's) is checked when given. (``where``:
+        the key path, for the typed-record loader; the messages already say "prior".)
         """
         if entry is None or dict(entry) == {"kind": NORMAL}:
             return cls()

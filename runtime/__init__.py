@@ -8,13 +8,13 @@ On a GPU: ``VAE.load(path, providers="cuda", cuda=CudaOptions(cuda_graph=True))`
 can stay on the device with ``decode(z, output="ortvalue")``.
 """
 
-from .contract import CONTRACT_KEYS, find_export_dir, read_contract
+from .contract import CONTRACT_KEYS, Contract, find_export_dir, load_contract, read_contract
 from .latent import interpolate_latents
 from .providers import PARITY_TOLERANCE, CudaOptions
 from .session import build_session
 from .vae import VAE, Examples
 
 __all__ = [
-    "CONTRACT_KEYS", "PARITY_TOLERANCE", "VAE", "CudaOptions", "Examples", "build_session",
-    "find_export_dir", "interpolate_latents", "read_contract",
+    "CONTRACT_KEYS", "PARITY_TOLERANCE", "VAE", "Contract", "CudaOptions", "Examples", "build_session",
+    "find_export_dir", "interpolate_latents", "load_contract", "read_contract",
 ]

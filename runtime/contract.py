@@ -7,7 +7,6 @@ torch-free.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from vaekit.format import (  # noqa: F401
     PRIOR_INPUTS,
     PRIOR_OUTPUTS,
     WEIGHTS,
+    Contract,
     PriorRecord,
     graph_file,
     graph_files,
@@ -77,53 +77,23 @@ def find_export_dir(path: str | os.PathLike) -> Path:
     )
 
 
-def read_contract(folder: str | os.PathLike) -> dict[str, Any]:
-    """Parse and sanity-check ``vaekit.json`` in an export folder."""
+def load_contract(folder: str | os.PathLike) -> Contract:
+    """The typed contract (``vaekit.json``) of an export folder, checked: its format and
+    version, its keys (an unknown one is an error naming it), the classes, the prior and every
+    graph's declared shapes. Raises FileNotFoundError/ValueError naming the file and the fix."""
     path = Path(folder) / CONTRACT_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no {CONTRACT_FILE} in {folder}: re-export with `python -m vaekit.export`")
-    try:
-        contract = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): re-export with `python -m vaekit.export`") from e
-    if not isinstance(contract, dict) or contract.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a vaekit export contract (no \"format\": \"{FORMAT}\")")
-    if contract.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format_version {contract.get('format_version')!r}, this vaekit reads "
-            f"{FORMAT_VERSION}: re-export with this version (`python -m vaekit.export`)"
-        )
-    missing = [k for k in CONTRACT_KEYS if k not in contract]
-    if missing:
-        raise ValueError(f"{path} lacks {missing}: re-export with `python -m vaekit.export`")
-    for k in ("channels", "height", "width", "latent_dim"):
-        if not isinstance(contract[k], int) or contract[k] < 1:
-            raise ValueError(f"{path}: {k} must be a positive integer, got {contract[k]!r}")
-    _check_variant_facts(path, contract)
-    return contract
+        raise FileNotFoundError(f"no {CONTRACT_FILE} in {folder}: re-export with `python -m vaekit.export CHECKPOINT`")
+    return Contract.load(path)
 
 
-def _check_variant_facts(path: Path, contract: dict[str, Any]) -> None:
-    """``num_classes``/``class_names`` and ``prior`` (absent in older exports: unconditional, N(0, I))."""
-    fix = "re-export with `python -m vaekit.export`"
-    n = contract.get("num_classes", 0)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n == 1:
-        raise ValueError(f"{path}: num_classes must be 0 (unconditional) or an integer >= 2, got {n!r}; {fix}")
-    # the runtime takes a model as conditional when it has class names and feeds the graphs a
-    # label when num_classes says so: both must agree, or a label goes to a graph without one
-    names = contract.get("class_names", [])
-    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
-        raise ValueError(f"{path}: class_names must be a list of strings, got {names!r}; {fix}")
-    if len(names) != n:
-        want = f"{n} names (num_classes)" if n else "no names (num_classes 0: an unconditional model)"
-        raise ValueError(f"{path}: class_names must list {want}, got {len(names)}: {names!r}; {fix}")
-    try:
-        PriorRecord.load(contract.get("prior"), latent_dim=contract["latent_dim"])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: {e}") from e
+def read_contract(folder: str | os.PathLike) -> dict[str, Any]:
+    """``vaekit.json`` of an export folder as a plain dict, checked as :func:`load_contract`
+    checks it (the JSON of :meth:`Contract.to_dict`)."""
+    return load_contract(folder).to_dict()
 
 
-def stale_export_problem(folder: str | os.PathLike, contract: dict[str, Any]) -> str | None:
+def stale_export_problem(folder: str | os.PathLike, contract: Contract) -> str | None:
     """Why the export in ``folder`` is older than the checkpoint beside it, or None.
 
     An export folder ``CHECKPOINT/onnx`` is stale when ``CHECKPOINT/model.safetensors`` no
@@ -135,7 +105,7 @@ def stale_export_problem(folder: str | os.PathLike, contract: dict[str, Any]) ->
     weights = folder.parent / WEIGHTS
     if folder.name != ONNX_SUBFOLDER or not weights.is_file():
         return None
-    recorded = contract.get("checkpoint_sha256")
+    recorded = contract.checkpoint_sha256
     if recorded == sha256_file(weights):
         return None
     return (f"{folder} was exported from other weights than {weights} (checkpoint sha256 "

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
-from vaekit.format import CONTRACT_FILE, DECODER_KINDS, fast_decoder_file, sha256_file
+from vaekit.format import (
+    CONTRACT_FILE,
+    DECODER_KINDS,
+    Contract,
+    GraphRecord,
+    fast_decoder_file,
+    sha256_file,
+)
 
 from .providers import ProviderSpec
 from .session import build_session, check_graph
@@ -29,26 +36,25 @@ def check_decoder_kind(decoder: Any) -> str:
     return decoder
 
 
-def fast_record(folder: Path, contract: dict[str, Any], precision: str = "fp32") -> dict[str, Any]:
-    """The ``vaekit.json`` record of the fast decoder at ``precision`` (refused when absent)."""
-    record = contract.get("fast_decoder")
-    if not isinstance(record, dict):
+def fast_record(folder: Path, contract: Contract, precision: str = "fp32") -> GraphRecord:
+    """The ``vaekit.json`` record of the fast decoder's graph at ``precision`` (refused when absent)."""
+    fast = contract.fast_decoder
+    if fast is None:
         raise FileNotFoundError(
             f"{folder} has no fast decoder ({CONTRACT_FILE} has no \"fast_decoder\"): distil one "
             f"with `{DISTILL}`, then re-export with `python -m vaekit.export CHECKPOINT`, or load "
             f"with decoder=\"full\"")
-    if precision != "fp32":
-        record = (record.get("variants") or {}).get(precision)
-        if not isinstance(record, dict):
-            how = ("re-export with `python -m vaekit.export CHECKPOINT --fp16` (with the student in "
-                   "CHECKPOINT/student)" if precision == "fp16" else
-                   "no int8 copy of a student is written (see \"not_written\" in its record)")
-            raise FileNotFoundError(f"{folder} has no {precision} fast decoder: {how}, or load with "
-                                    f"precision=\"fp32\"")
+    record = fast.at(precision)
+    if record is None:
+        how = ("re-export with `python -m vaekit.export CHECKPOINT --fp16` (with the student in "
+               "CHECKPOINT/student)" if precision == "fp16" else
+               "no int8 copy of a student is written (see \"not_written\" in its record)")
+        raise FileNotFoundError(f"{folder} has no {precision} fast decoder: {how}, or load with "
+                                f"precision=\"fp32\"")
     return record
 
 
-def open_fast_decoder(folder: Path, contract: dict[str, Any], precision: str, *,
+def open_fast_decoder(folder: Path, contract: Contract, precision: str, *,
                       providers: Sequence[ProviderSpec], threads: int | None) -> ort.InferenceSession:
     """The session of ``decoder.fast[.PRECISION].onnx``, checked against ``vaekit.json``."""
     record = fast_record(folder, contract, precision)
@@ -56,7 +62,7 @@ def open_fast_decoder(folder: Path, contract: dict[str, Any], precision: str, *,
     fix = "re-export with `python -m vaekit.export CHECKPOINT` (or load with decoder=\"full\")"
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing although {CONTRACT_FILE} lists it: {fix}")
-    if sha256_file(file) != record.get("sha256"):
+    if sha256_file(file) != record.sha256:
         raise ValueError(f"{file} is corrupt or was replaced: its sha256 differs from the one in "
                          f"{CONTRACT_FILE}; {fix}")
     session = build_session(file, providers=providers, threads=threads, fix=fix)

@@ -10,7 +10,6 @@ mixture. The browser page, the Node example and Triton run the same graph.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -21,6 +20,7 @@ from .contract import (
     PRIOR_FILE,
     PRIOR_INPUTS,
     PRIOR_OUTPUTS,
+    Contract,
     PriorRecord,
     sha256_file,
 )
@@ -48,11 +48,10 @@ class Priors:
         return self.record.name
 
     @classmethod
-    def load(cls, folder: Path, contract: dict[str, Any]) -> Priors:
+    def load(cls, folder: Path, contract: Contract) -> Priors:
         """The prior of an export folder, its graph checked: present, the sha256 in
         ``vaekit.json``, the contract's inputs and latent size, finite at every component."""
-        d = int(contract["latent_dim"])
-        record = PriorRecord.load(contract.get("prior"), latent_dim=d)
+        d, record = contract.latent_dim, contract.default_prior
         if record.is_normal:
             return cls(d)
         path = folder / PRIOR_FILE

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import onnxruntime as ort
 
@@ -19,10 +18,8 @@ from .contract import (
     CONTRACT_FILE,
     GRAPH_NAMES,
     LABEL_INPUT,
+    Contract,
     graph_file,
-    graph_inputs,
-    graph_shapes,
-    metadata_props,
     sha256_file,
 )
 from .cpu import INT16_MAX, INT16_PAIRS, INT32, int8_kernel, simd_summary
@@ -82,7 +79,7 @@ def build_session(
 
 
 def open_graph(
-    folder: Path, contract: dict[str, Any], graph: str, precision: str, *,
+    folder: Path, contract: Contract, graph: str, precision: str, *,
     providers: Sequence[ProviderSpec], threads: int | None,
 ) -> ort.InferenceSession:
     """The session of ``graph`` (``encoder``/``decoder``) in an export folder, checked."""
@@ -101,7 +98,7 @@ def open_graph(
     return session
 
 
-def needs_exact_int8(contract: dict[str, Any], file: Path) -> bool:
+def needs_exact_int8(contract: Contract, file: Path) -> bool:
     """Whether an int8 graph must run on exact kernels here (an older export, on a CPU whose
     int8 kernels could saturate it): True warns once, naming the re-export that makes it fast.
 
@@ -109,9 +106,9 @@ def needs_exact_int8(contract: dict[str, Any], file: Path) -> bool:
     (``variants.int8.int16_pair_sum_max``); graphs exported before that record may exceed
     the 32767 that x86 CPUs without VNNI hold.
     """
-    record = contract.get("variants", {}).get("int8", {})
-    bound = record.get("int16_pair_sum_max") if isinstance(record, dict) else None
-    if isinstance(bound, int) and not isinstance(bound, bool) and bound <= INT16_MAX:
+    record = contract.variant("int8")
+    bound = record.int16_pair_sum_max if record is not None else None
+    if bound is not None and bound <= INT16_MAX:
         return False
     kernel = int8_kernel()
     if kernel == INT32:
@@ -127,11 +124,11 @@ def needs_exact_int8(contract: dict[str, Any], file: Path) -> bool:
 
 
 def check_graph(
-    session: ort.InferenceSession, path: Path, contract: dict[str, Any], graph: str, precision: str
+    session: ort.InferenceSession, path: Path, contract: Contract, graph: str, precision: str
 ) -> None:
     """The graph's names, shapes and metadata must match vaekit.json."""
     fix = "re-export the whole folder with `python -m vaekit.export CHECKPOINT`"
-    inputs, outputs = graph_inputs(contract, graph), GRAPH_NAMES[graph][1]
+    inputs, outputs = contract.graph_inputs(graph), GRAPH_NAMES[graph][1]
     got_in = tuple(i.name for i in session.get_inputs())
     got_out = tuple(o.name for o in session.get_outputs())
     if got_in != inputs or got_out != outputs:
@@ -139,7 +136,7 @@ def check_graph(
             f"{path.name} has inputs {got_in} and outputs {got_out}, but a vaekit {graph} has "
             f"{inputs} -> {outputs}: it is not a vaekit {graph} graph; {fix}"
         )
-    want = graph_shapes(contract, graph)
+    want = contract.graph_shapes(graph)
     for arg in (*session.get_inputs(), *session.get_outputs()):
         dims = [d if isinstance(d, int) else "N" for d in arg.shape]
         onnx_type, dtype = (("tensor(int64)", "int64") if arg.name == LABEL_INPUT
@@ -150,7 +147,7 @@ def check_graph(
                 f"{dtype} {want[arg.name]}; the graph and {CONTRACT_FILE} come from different exports; {fix}"
             )
     meta = session.get_modelmeta().custom_metadata_map
-    expected = metadata_props(contract, graph=graph, precision=precision)
+    expected = contract.metadata_props(graph=graph, precision=precision)
     bad = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v and k != "format"}
     if bad:
         listed = ", ".join(f"{k}: graph {g!r} vs {CONTRACT_FILE} {j!r}" for k, (g, j) in bad.items())
@@ -160,11 +157,10 @@ def check_graph(
         )
 
 
-def recorded_sha256(contract: dict[str, Any], graph: str, precision: str) -> str | None:
+def recorded_sha256(contract: Contract, graph: str, precision: str) -> str | None:
     """The sha256 vaekit.json records for a graph file (None when an older export did not)."""
-    section = contract.get(graph) if precision == "fp32" else \
-        contract.get("variants", {}).get(precision, {}).get(graph)
-    return section.get("sha256") if isinstance(section, dict) else None
+    record = contract.graph(graph, precision)
+    return record.sha256 if record is not None else None
 
 
 __all__ = ["EXACT_INT8_OPTION", "OPTIMIZATION", "build_session", "check_graph", "needs_exact_int8",

@@ -34,9 +34,10 @@ from .contract import (
     GRAPH_NAMES,
     LABEL_INPUT,
     PRECISIONS,
+    Contract,
     PriorRecord,
     find_export_dir,
-    read_contract,
+    load_contract,
     stale_export_problem,
 )
 from .fast import check_decoder_kind, fast_record, open_fast_decoder
@@ -113,12 +114,13 @@ class VAE:
     """Encoder and decoder ONNX sessions behind a numpy API. Build it with :meth:`VAE.load`."""
 
     def __init__(
-        self, *, folder: Path, metadata: dict[str, Any], encoder: GraphRunner, decoder: GraphRunner,
+        self, *, folder: Path, contract: Contract, encoder: GraphRunner, decoder: GraphRunner,
         max_batch: int, precision: str, cuda: CudaOptions | None = None, priors: Priors | None = None,
     ):
         self.folder = folder
-        self.metadata = metadata
-        self._priors = priors or Priors(int(metadata["latent_dim"]))
+        self.contract = contract  # the typed vaekit.json every fact below is read from
+        self.metadata = contract.to_dict()  # the same, as the plain JSON dict
+        self._priors = priors or Priors(contract.latent_dim)
         self.precision = precision
         self.max_batch = max_batch
         self.cuda = cuda
@@ -165,7 +167,7 @@ class VAE:
         if io_binding is not None and not isinstance(io_binding, bool):
             raise ValueError(f"io_binding must be True, False or None (automatic), got {io_binding!r}")
         folder = find_export_dir(path)
-        contract = read_contract(folder)
+        contract = load_contract(folder)
         stale = stale_export_problem(folder, contract)
         if stale:
             warnings.warn(stale, UserWarning, stacklevel=2)
@@ -206,7 +208,7 @@ class VAE:
             )
             for graph, session in sessions.items()
         }
-        vae = cls(folder=folder, metadata=contract, encoder=runners["encoder"], decoder=runners["decoder"],
+        vae = cls(folder=folder, contract=contract, encoder=runners["encoder"], decoder=runners["decoder"],
                   max_batch=max_batch, precision=precision, cuda=options if on_gpu else None,
                   priors=priors)
         vae.decoder_kind = decoder  # "full" or "fast": which decoder decode/sample run
@@ -216,17 +218,17 @@ class VAE:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.metadata["latent_dim"])
+        return self.contract.latent_dim
 
     @property
     def class_names(self) -> tuple[str, ...]:
         """The classes a conditional model takes as ``labels`` (empty: unconditional)."""
-        return tuple(str(c) for c in self.metadata.get("class_names") or ())
+        return self.contract.class_names
 
     @property
     def conditional(self) -> bool:
         """Whether encode/decode/sample need ``labels`` (class indices into :attr:`class_names`)."""
-        return bool(self.class_names)
+        return self.contract.conditional
 
     @property
     def priors(self) -> tuple[str, ...]:
@@ -246,8 +248,7 @@ class VAE:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)``."""
-        m = self.metadata
-        return int(m["channels"]), int(m["height"]), int(m["width"])
+        return self.contract.image_shape
 
     # how the sessions run, as the decoder's runner reports it (the encoder's runs the same way)
     providers = _runner_fact("providers", "The execution providers onnxruntime actually uses "
@@ -263,9 +264,8 @@ class VAE:
         return self.cuda.parity_tolerance if self.cuda is not None else PARITY_TOLERANCE["cpu"]
 
     def __repr__(self) -> str:
-        m = self.metadata
         return (f"VAE({str(self.folder)!r}, image_shape={self.image_shape}, latent_dim="
-                f"{self.latent_dim}, dataset={m['dataset']!r}, precision={self.precision!r}, "
+                f"{self.latent_dim}, dataset={self.contract.dataset!r}, precision={self.precision!r}, "
                 f"decoder={self.decoder_kind!r}, "
                 f"providers={self.providers})")
 
@@ -410,7 +410,7 @@ def _with_label(feed: dict[str, Any], labels: np.ndarray | None) -> dict[str, An
 
 
 def _open_sessions(
-    folder: Path, contract: dict[str, Any], precision: str, chosen: list[ProviderSpec],
+    folder: Path, contract: Contract, precision: str, chosen: list[ProviderSpec],
     threads: int | None, cuda: CudaOptions,
 ) -> dict[str, ort.InferenceSession]:
     """Both graphs' sessions; a CUDA graph that onnxruntime refuses falls back to none, with a warning."""

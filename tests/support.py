@@ -280,3 +280,34 @@ def tiny_student(checkpoint: Path, *, steps: int = 4, seed: int = 0, resume: boo
                            save_every=max(1, steps // 2), **options)
     return distill(checkpoint, student_config=dict(TINY_STUDENT), config=config, resume=resume,
                    overwrite=overwrite, progress=False)
+
+
+#: the kinds of export contract every consumer is tested on (tests/*/test_contract_variants.py)
+CONTRACT_VARIANTS = ("plain", "conditional", "fitted-prior", "learned-prior", "fast-decoder", "fp16", "int8",
+                     "ink-box", "centre-crop")
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def contract_kinds(contract) -> tuple[str, ...]:
+    """Which of :data:`CONTRACT_VARIANTS` a :class:`vaekit.format.Contract` is."""
+    prior = contract.default_prior
+    kinds = {
+        "plain": prior.is_normal and not contract.conditional and contract.fast_decoder is None,
+        "conditional": contract.conditional,
+        "fitted-prior": prior.source == "fitted",
+        "learned-prior": prior.source == "learned",
+        "fast-decoder": contract.fast_decoder is not None,
+        "fp16": "fp16" in contract.precisions,
+        "int8": "int8" in contract.precisions,
+        "ink-box": contract.framing is not None and contract.framing.method == "ink-box",
+        "centre-crop": contract.framing is not None and contract.framing.method == "centre-crop",
+    }
+    return tuple(k for k in CONTRACT_VARIANTS if kinds[k])
+
+
+def shipped_contract_variants() -> dict[Path, tuple[str, ...]]:
+    """Every shipped export folder (``checkpoints/*/onnx``, in git) and the variants it is."""
+    from vaekit.format import Contract
+
+    return {folder: contract_kinds(Contract.load(folder))
+            for folder in sorted(p.parent for p in SHIPPED.glob("*/onnx/vaekit.json"))}

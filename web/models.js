@@ -1,8 +1,8 @@
 // Which model and which precision: the list of models the demo serves (models/index.json next
-// to the page; a static host without one needs ?model=URL), the pickers, and the precisions a
-// model ships (vaekit.json lists fp16/int8 under "variants"; fp32 is always there).
+// to the page; a static host without one needs ?model=URL) and the pickers. The precisions a
+// model ships and its decoder file come from the checked contract (contract.js).
 
-const PRECISION_ORDER = ["fp32", "fp16", "int8"];
+import { shippedPrecisions } from "./contract.js";
 
 // [{ name, url, dataset, latent_dim, precisions, ... }] from models/index.json, or null
 export async function loadModelList() {
@@ -14,24 +14,6 @@ export async function loadModelList() {
   } catch {
     return null;
   }
-}
-
-export function shippedPrecisions(contract) {
-  const variants = Object.keys(contract.variants ?? {});
-  return PRECISION_ORDER.filter((p) => p === "fp32" || variants.includes(p));
-}
-
-// The decoder file for `precision`, or an error that says which precisions the model ships
-export function decoderFile(contract, precision, name) {
-  if (!PRECISION_ORDER.includes(precision)) {
-    throw new Error(`precision must be fp32, fp16 or int8, got ${precision}`);
-  }
-  const shipped = shippedPrecisions(contract);
-  if (!shipped.includes(precision)) {
-    throw new Error(`${name} has no ${precision} graphs: it ships ${shipped.join(", ")} ` +
-                    `(re-export it with --${precision} to add them); pick one of those`);
-  }
-  return precision === "fp32" ? "decoder.onnx" : `decoder.${precision}.onnx`;
 }
 
 function pageUrl(model, precision) {

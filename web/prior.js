@@ -2,12 +2,14 @@
 // ("normal": z = eps), or the export's prior.onnx graph mapping noise to z
 // (eps float32 [N, D], u float32 [N] -> z float32 [N, D]), named with its sha256 in vaekit.json.
 
-export const NORMAL = "normal";
+import { NORMAL } from "./contract.js";
 
-// the prior names of a contract: ["normal"] or ["normal", NAME], and the default
+export { NORMAL };
+
+// the prior names of a contract (read by contract.js: its prior is always a record):
+// ["normal"] or ["normal", NAME], and the default
 export function priorNames(contract) {
-  const record = contract.prior;
-  const name = record?.name ?? NORMAL;
+  const name = contract.prior.name;
   return { names: name === NORMAL ? [NORMAL] : [NORMAL, name], fallback: name };
 }
 

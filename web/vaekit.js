@@ -1,7 +1,8 @@
 // vaekit in the browser: vaekit.json + decoder.onnx -> pictures, decoded client-side.
 //
-// The page reads the model's shape (C, H, W, latent_dim, num_classes) and its prior from
-// vaekit.json (onnxruntime-web cannot read graph metadata), creates one onnxruntime-web session
+// The page reads the model's shape (C, H, W, latent_dim, num_classes), its classes, precisions
+// and prior from vaekit.json, checked by contract.js against the schema generated from the Python
+// record (onnxruntime-web cannot read graph metadata), creates one onnxruntime-web session
 // for the decoder (and one for prior.onnx when the export ships a fitted or learned prior), and
 // decodes every sample and every drag of the 2-D point locally: after the page and the graphs
 // have loaded, no request leaves the browser.
@@ -14,7 +15,8 @@
 // sample() -> Promise<void>, setPoint(z1, z2) -> Promise<void>, lastZ (the z last drawn),
 // lastNoise ({eps, u, prior}: the noise of the last sample).
 
-import { decoderFile, loadModelList, showModelList, showPickers } from "./models.js";
+import { decoderFile, readContract, shapeOf } from "./contract.js";
+import { loadModelList, showModelList, showPickers } from "./models.js";
 import { normals, uniforms } from "./normals.js";
 import { NORMAL, checkedPriorBytes, priorLatents, priorNames } from "./prior.js";
 import { fillLegend, loadScatter, paintPad } from "./scatter.js";
@@ -50,8 +52,7 @@ function loadScript(src) {
 }
 
 function shape() {
-  const c = api.contract;
-  return { C: c.channels, H: c.height, W: c.width, D: c.latent_dim, K: c.num_classes || 0 };
+  return shapeOf(api.contract);
 }
 
 let running = Promise.resolve();
@@ -226,18 +227,6 @@ function padEvents() {
 
 // ----------------------------------------------------------------- start
 
-// ?decoder=fast: the distilled decoder.fast.onnx (same inputs and outputs), where the export has one
-// the decoder graph to load: a precision the model ships (decoderFile), full or fast
-function graphFile(contract, precision, decoder, name) {
-  if (!["full", "fast"].includes(decoder)) throw new Error(`decoder must be full or fast, got ${decoder}`);
-  if (decoder === "full") return decoderFile(contract, precision, name);
-  const tag = precision === "fp32" ? "" : `.${precision}`;
-  const fast = contract.fast_decoder;
-  if (!fast) throw new Error("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
-  if (precision !== "fp32" && !(fast.variants || {})[precision]) throw new Error(`this export has no ${precision} fast decoder (` + (precision === "fp16" ? "re-export with --fp16)" : "no int8 copy of a student is written)"));
-  return `decoder.fast${tag}.onnx`;
-}
-
 async function start() {
   const model = params.get("model");
   api.models = await loadModelList();
@@ -260,10 +249,11 @@ async function start() {
   ort.env.wasm.wasmPaths = ortBase;
   const response = await fetch(base + "vaekit.json");
   if (!response.ok) throw new Error(`cannot read ${base}vaekit.json (HTTP ${response.status}): is ?model= an export folder?`);
-  api.contract = await response.json();
+  api.contract = readContract(await response.json(), `${base}vaekit.json`);
   showPickers({ list: api.models, model, contract: api.contract, precision });
   const name = api.models?.find((m) => m.url === model)?.name ?? model;
-  const file = graphFile(api.contract, precision, params.get("decoder") || "full", name);
+  // ?decoder=fast: the distilled decoder.fast.onnx (same inputs and outputs), where the export has one
+  const file = decoderFile(api.contract, precision, params.get("decoder") || "full", name);
   const t0 = performance.now();
   try {
     api.session = await ort.InferenceSession.create(base + file, { executionProviders: [ep] });
@@ -282,7 +272,7 @@ async function start() {
 
   if (K) {
     const select = document.getElementById("label");
-    const names = api.contract.class_names || [];
+    const names = api.contract.class_names;
     for (let k = 0; k < K; k++) select.add(new Option(names[k] ?? String(k), String(k)));
     document.getElementById("label-box").hidden = false;
   }

@@ -28,6 +28,8 @@ import ort from "onnxruntime-node";
 // seeded noise, the same for a seed as the browser page's, and the prior graph that maps it to z
 import { normals, uniforms } from "../../web/normals.js";
 import { checkedPriorBytes, priorLatents, priorNames } from "../../web/prior.js";
+// vaekit.json checked against the schema generated from the Python record, as the page checks it
+import { decoderFile, readContract, shapeOf, shippedPrecisions } from "../../web/contract.js";
 
 const USAGE = "usage: node decode.mjs FOLDER [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--prior NAME] [--label K] [--out DIR] [--z FILE.json] [--raw FILE] " +
@@ -188,29 +190,32 @@ async function latents(args, n, d, prior) {
   return Float32Array.from(rows.flat());
 }
 
-// the graph to load: decoder[.fp16|.int8].onnx, or the distilled decoder.fast[...].onnx
-// the decoder graph (full or fast) of a precision the export ships (vaekit.json lists fp16/int8
-// under variants)
-function decoderFile(contract, precision, decoder) {
-  const shipped = ["fp32", ...Object.keys(contract.variants ?? {})];
+// the graph to load: decoder[.fp16|.int8].onnx, or the distilled decoder.fast[...].onnx, of a
+// precision the export ships (vaekit.json lists fp16/int8 under variants)
+function graphFile(contract, precision, decoder) {
+  const shipped = shippedPrecisions(contract);
   if (decoder === "full" && !shipped.includes(precision)) {
     fail(`this export has no ${precision} graphs (it ships ${shipped.join(", ")}): pass --precision ` +
          `${shipped.join(" or ")}, or re-export with --${precision}`);
   }
-  const tag = precision === "fp32" ? "" : `.${precision}`;
-  if (decoder === "full") return `decoder${tag}.onnx`;
-  const fast = contract.fast_decoder;
-  if (!fast) fail("this export has no fast decoder: distil one with `python -m vaekit.train.distill CHECKPOINT`, then re-export");
-  if (precision !== "fp32" && !(fast.variants || {})[precision]) fail(`this export has no ${precision} fast decoder (` + (precision === "fp16" ? "re-export with --fp16)" : "no int8 copy of a student is written)"));
-  return `decoder.fast${tag}.onnx`;
+  try {
+    return decoderFile(contract, precision, decoder);
+  } catch (e) {
+    fail(e.message);
+  }
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const contract = readJson(join(args.folder, "vaekit.json"), "the export contract");
-  const { channels: c, height: h, width: w, latent_dim: d } = contract;
-  const numClasses = contract.num_classes || 0;
-  const file = decoderFile(contract, args.precision, args.decoder);
+  const where = join(args.folder, "vaekit.json");
+  let contract;
+  try {
+    contract = readContract(readJson(where, "the export contract"), where);
+  } catch (e) {
+    fail(e.message);
+  }
+  const { C: c, H: h, W: w, D: d, K: numClasses } = shapeOf(contract);
+  const file = graphFile(contract, args.precision, args.decoder);
 
   let t0 = performance.now();
   const session = await ort.InferenceSession.create(join(args.folder, file), { executionProviders: ["cpu"] });

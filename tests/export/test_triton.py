@@ -95,8 +95,9 @@ def test_a_conditional_decoder_label_is_a_per_item_scalar(tmp_path):
          h.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
         [h.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 2])],
         [h.make_tensor("axis", TensorProto.INT64, [1], [1])])
-    contract = {"decoder": {"inputs": {"z": ["N", 2], "label": ["N"]}, "outputs": {"image": ["N", 2]}}}
-    text = config_pbtxt("cvae_decoder", h.make_model(graph), contract, "decoder", TritonConfig(max_batch_size=8))
+    declared = ({"z": ["N", 2], "label": ["N"]}, {"image": ["N", 2]})
+    text = config_pbtxt("cvae_decoder", h.make_model(graph), declared, TritonConfig(max_batch_size=8),
+                        heading="# a conditional decoder")
     cfg = parse_text(text)
     label = {t.name: t for t in cfg.input}["label"]
     assert model_config_pb2.DataType.Name(label.data_type) == "TYPE_INT64"
