@@ -1,29 +1,18 @@
 """Every way a graph is timed, in one table (:data:`BACKENDS`) that both harnesses read.
 
-``make bench`` (``benchmarks/test_latency.py``) times the backends marked ``bench``, each on its
-``device``; ``benchmarks/gpu_runtime.py`` times those marked ``gpu`` on its ``--device``.
-Each backend builds a :class:`Runner` (``prepare`` -> timed ``call`` -> ``finish``) for a
-:class:`Target` (a model's part on a device):
-
-- ``ort-basic`` / ``ort-all``: the fp32 graph in an ONNX Runtime session at graph optimisation
-  level basic / all. ``ort-int8`` / ``ort-fp16``: the ``--int8`` / ``--fp16`` graphs (level all).
-- ``ort-cuda``: the fp32 graph on the CUDA provider, ``session.run`` (numpy in and out), only
-  where the created session really runs on it. ``ort-cuda-iobinding``: I/O binding, host in
-  and out. ``-iobinding-device``: the input already on the device and the outputs left there.
-  ``ort-cuda-graph`` / ``-graph-device``: fixed buffers and a captured CUDA graph
-  (``enable_cuda_graph``), host in/out or replay only. ``ort-cuda-fp16`` / ``-fp16-graph``:
-  the fp16 graph, host in/out.
-- ``runtime``: ``vaekit.runtime.VAE`` (the fp32 graphs plus its input checks); on CUDA
-  ``runtime-cuda``, ``-graph`` (``CudaOptions(cuda_graph=True)``), ``-tf32-off``.
-- ``openvino`` / ``openvino-int8``: the fp32 / int8 ``.onnx`` files compiled by OpenVINO's CPU
-  plugin (f32 inference precision, latency hint), the CPU runtime users would pick instead.
-- ``torch-eager``: the PyTorch module under ``torch.inference_mode``; ``torch-compile``:
-  ``torch.compile`` of it (default settings: the first batch size compiles a static graph,
-  the second a dynamic one that later sizes reuse). On a GPU host in/out; ``-device``: the
-  input on the GPU and the output left there.
-
-A backend that cannot run here raises :class:`Unavailable` with the reason, which the
-benchmarks turn into a skip (``make bench``'s report lists it) or an error row.
+``make bench`` (``benchmarks/test_latency.py``) times the rows marked ``bench``, each on its
+``device``; ``benchmarks/gpu_runtime.py`` times the rows marked ``gpu`` on its ``--device``.
+A row builds a :class:`Runner` (``prepare`` -> timed ``call`` -> ``finish``) for a
+:class:`Target`, a model's part on a device, from one of these builders: ONNX Runtime
+``session.run`` (:func:`ort_run`, at graph optimisation level basic or all, on the fp32, int8
+or fp16 graph) or I/O binding with host or device-resident buffers and CUDA graphs
+(:func:`ort_bound`); ``vaekit.runtime.VAE`` with its ``CudaOptions`` (:func:`runtime`);
+OpenVINO's CPU plugin on the same ``.onnx`` files (:func:`openvino`, f32 inference precision,
+latency hint); the PyTorch module eager or ``torch.compile``-d (:func:`torch_backend`; default
+settings: the first batch size compiles a static graph, the second a dynamic one that later
+sizes reuse), host in/out or device-resident on a GPU. CUDA rows run only where the session
+really runs on the CUDA provider: a backend that cannot run here raises :class:`Unavailable`
+with the reason, which the benchmarks turn into a skip (listed in the report) or an error row.
 """
 
 from __future__ import annotations

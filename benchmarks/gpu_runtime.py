@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -89,20 +87,13 @@ def shipped_models(names: list[str] | None) -> tuple[list[BenchModel], dict[str,
 
 
 def machine(device: str) -> dict[str, Any]:
-    import onnxruntime as ort
+    """``make bench``'s machine description, plus the device and the GPU's name."""
+    import torch
 
-    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "onnxruntime": ort.__version__, "providers": ort.get_available_providers(),
-                            "device": device, "cpu_count": os.cpu_count()}
-    try:
-        import torch
+    from benchmarks.machine import describe
 
-        info["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except Exception as e:  # noqa: BLE001 - torch is optional here
-        info["torch"] = f"unavailable: {type(e).__name__}: {e}"
-    return info
+    gpu = {"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}
+    return {**describe(), "device": device, **gpu}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .backends import BACKENDS, backend_names, summary_columns
+from .models import PARTS
 
-PARTS = ("encoder", "decoder")
 ORT_FP32 = "ort-all"  # the fp32 ONNX Runtime CPU configuration the targets are judged on
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 from .backends import backend_names
 
 MODES = ("smoke", "full")
+#: the numeric settings' ranges, both ends included
+RANGES = {"threads": (1, 4096), "target_s": (1e-3, 3600.0), "compile_budget_s": (0.0, 86400.0),
+          "deadline": (0.0, math.inf)}
 
 
 def _cores() -> int:
@@ -49,23 +52,21 @@ class BenchSettings:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         for name in ("models", "backends", "batches"):
-            value = getattr(self, name)
-            if not isinstance(value, (list, tuple)):
-                raise ValueError(f"{name} must be a list, got {value!r}")
-            object.__setattr__(self, name, tuple(value))
+            if not isinstance(getattr(self, name), (list, tuple)):
+                raise ValueError(f"{name} must be a list, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if not all(isinstance(m, str) and m for m in self.models):
             raise ValueError(f"models must be non-empty names, got {list(self.models)}")
         known = backend_names("bench")
-        unknown = [b for b in self.backends if b not in known]
-        if unknown or not self.backends:
+        if not self.backends or not set(self.backends) <= set(known):
             raise ValueError(f"backends must name some of {', '.join(known)}; got {list(self.backends)}")
-        if not self.batches or not all(_int_in(b, 1, 1 << 20) for b in self.batches):
+        if not self.batches or not all(_number(b, 1, 1 << 20, int) for b in self.batches):
             raise ValueError(f"batches must be integers in [1, {1 << 20}], got {list(self.batches)}")
-        if not _int_in(self.threads, 1, 4096):
-            raise ValueError(f"threads must be an integer in [1, 4096], got {self.threads!r}")
-        _check_range("target_s", self.target_s, 1e-3, 3600.0)
-        _check_range("compile_budget_s", self.compile_budget_s, 0.0, 86400.0)
-        _check_range("deadline", self.deadline, 0.0, math.inf)
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if not _number(value, low, high, int if name == "threads" else (int, float)):
+                kind = "an integer" if name == "threads" else "a number"
+                raise ValueError(f"{name} must be {kind} in [{low:g}, {high:g}], got {value!r}")
         if not isinstance(self.notes, str):
             raise ValueError(f"notes must be a file path or '', got {self.notes!r}")
 
@@ -94,11 +95,5 @@ class BenchSettings:
             raise ValueError(f"{path}: {e}") from e
 
 
-def _int_in(value, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _check_range(name: str, value, low: float, high: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
-    if not ok:
-        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+def _number(value, low: float, high: float, kind) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool) and low <= value <= high
