@@ -7,8 +7,7 @@ times decode, median over ``--calls`` calls after ``--warmup`` untimed ones, on 
 of :data:`benchmarks.backends.BACKENDS` marked ``gpu`` (the table ``make bench`` reads too):
 ONNX Runtime CUDA through ``session.run`` (``ort-cuda``), I/O binding with host or device
 buffers, captured CUDA graphs and the fp16 graph; ``vaekit.runtime.VAE`` with its
-``CudaOptions``; the PyTorch decoder eager and compiled, host in/out or device-resident
-(torch is imported only for these).
+``CudaOptions``; the PyTorch decoder eager and compiled, host in/out or device-resident.
 
 Each result also has ``max_abs_diff``: the largest pixel difference from ONNX Runtime's CPU
 provider on the same latents (parity per provider). One case failing records its error and
@@ -93,7 +92,10 @@ def machine(device: str) -> dict[str, Any]:
     from benchmarks.machine import describe
 
     gpu = {"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}
-    return {**describe(), "device": device, **gpu}
+    try:
+        return {**describe(), "device": device, **gpu}
+    except ImportError as e:  # py-cpuinfo or onnx missing: the timings matter more than the header
+        return {"device": device, **gpu, "describe": f"unavailable: {e}"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
