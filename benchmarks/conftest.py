@@ -1,49 +1,48 @@
 """Fixtures and parametrisation of the latency benchmarks.
 
-Two modes, chosen by the environment variable ``VAEKIT_BENCH``:
+Two modes, set by the :class:`~benchmarks.settings.BenchSettings` that ``--bench-settings FILE``
+names:
 
-* ``smoke`` (default; what plain ``pytest`` / ``make test`` runs, with
+* ``smoke`` (without the option: what plain ``pytest`` / ``make test`` runs, with
   ``--benchmark-disable``): a tiny freshly initialised model, batch sizes 1 and 2, every
   backend called once, checking that all backends compute the same outputs. torch.compile
   is skipped (one compile takes ~30 s on a 2-core CPU).
-* ``full`` (set by ``python -m benchmarks.run``): every shipped checkpoint plus the 64x64 RGB
-  configuration, batch sizes 1, 8, 64, 256, timed with calibrated rounds.
+* ``full`` (written by ``python -m benchmarks.run``): every shipped checkpoint plus the 64x64
+  RGB configuration, batch sizes 1, 8, 64, 256, timed with calibrated rounds.
 
-``VAEKIT_BENCH_MODELS`` (comma list) restricts the models; ``VAEKIT_BENCH_BATCHES`` the batch
-sizes; ``VAEKIT_BENCH_NOTES`` names a JSON file that receives, at the end of the session, the
-models' graph paths and FLOP counts and every skipped case with its reason.
+The settings also name the models, backends and batch sizes, and a JSON file that receives,
+at the end of the session, the models' graph paths and FLOP counts and every skipped case
+with its reason.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 
-from .backends import BACKENDS, CompileState, Runner, Unavailable, make_runner, threads
+from .backends import BACKENDS, Runner, Target, TorchCache, make_runner
 from .flops import count_flops
-from .models import PARTS, BenchModel, ModelSpec, env_mode, model_specs, prepare
+from .models import PARTS, BenchModel, ModelSpec, model_specs, prepare
+from .settings import BenchSettings
 
-MODE = env_mode()
-FULL_BATCHES = (1, 8, 64, 256)
-SMOKE_BATCHES = (1, 2)
+SETTINGS = pytest.StashKey[BenchSettings]()
 
 
-def batches() -> tuple[int, ...]:
-    value = os.environ.get("VAEKIT_BENCH_BATCHES")
-    if not value:
-        return FULL_BATCHES if MODE == "full" else SMOKE_BATCHES
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--bench-settings", default=None, metavar="FILE",
+                     help="benchmark settings JSON written by python -m benchmarks.run (default: smoke mode)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--bench-settings", default=None)
     try:
-        out = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        out = ()
-    if not out or min(out) < 1:
-        raise ValueError(f"VAEKIT_BENCH_BATCHES must be a comma list of positive ints, got {value!r}")
-    return out
+        config.stash[SETTINGS] = BenchSettings.load(path) if path else BenchSettings()
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -64,16 +63,16 @@ class Case:
         return f"{self.model}/{self.part}/b{self.batch}"
 
 
-def all_cases() -> list[Case]:
+def all_cases(settings: BenchSettings) -> list[Case]:
     """Decoders first (the targets are about them, and they get the compile budget first)."""
-    specs = model_specs(MODE, os.environ.get("VAEKIT_BENCH_MODELS"))
+    specs = model_specs(settings.mode, settings.models)
     return [Case(s.name, part, backend, n) for part in ("decoder", "encoder") for s in specs
-            for n in batches() for backend in BACKENDS]
+            for n in settings.batches for backend in settings.backends]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
-        cases = all_cases()
+        cases = all_cases(metafunc.config.stash[SETTINGS])
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
 
 
@@ -81,17 +80,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 class Bench:
     """Session state: prepared models, runners, shared inputs and reference outputs."""
 
+    settings: BenchSettings
     specs: dict[str, ModelSpec]
-    compile_state: CompileState
+    torch: TorchCache
     models: dict[str, BenchModel] = field(default_factory=dict)
-    modules: dict[str, Any] = field(default_factory=dict)
-    runners: dict[tuple[str, str, str], Runner | Unavailable] = field(default_factory=dict)
+    runners: dict[tuple[str, str, str], Runner] = field(default_factory=dict)
     inputs: dict[tuple[str, str, int], np.ndarray] = field(default_factory=dict)
     references: dict[tuple[str, str, int], list[np.ndarray]] = field(default_factory=dict)
     flops: dict[tuple[str, str], float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     first_calls: dict[str, float] = field(default_factory=dict)
-
     failed: dict[str, Exception] = field(default_factory=dict)
 
     def model(self, name: str) -> BenchModel:
@@ -107,20 +105,14 @@ class Bench:
         return self.models[name]
 
     def runner(self, case: Case) -> Runner:
+        """The backend's runner, built once; one that cannot run raises ``Unavailable`` (asked
+        again for the next case: torch.compile's budget may be spent by then)."""
         key = (case.model, case.part, case.backend)
         if key not in self.runners:
-            try:
-                self.runners[key] = make_runner(self.model(case.model), case.part, case.backend,
-                                                modules=self.modules, compile_state=self.compile_state)
-            except Unavailable as e:
-                self.runners[key] = e
-        got = self.runners[key]
-        if isinstance(got, Unavailable) and case.backend != "torch-compile":
-            raise got
-        if isinstance(got, Unavailable):  # compile state may have changed: ask again next time
-            del self.runners[key]
-            raise got
-        return got
+            target = Target(model=self.model(case.model), part=case.part, device=BACKENDS[case.backend].device,
+                            threads=self.settings.threads, torch=self.torch)
+            self.runners[key] = make_runner(case.backend, target)
+        return self.runners[key]
 
     def input(self, case: Case) -> np.ndarray:
         """The same seeded input for every backend: z ~ N(0, I) or uniform images in [0, 1]."""
@@ -150,9 +142,10 @@ class Bench:
         return self.flops[(model, part)]
 
     def notes(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"mode": MODE, "threads": threads(), "batches": list(batches()),
-                               "skipped": self.skipped, "first_call_s": self.first_calls,
-                               "compile_spent_s": self.compile_state.spent_s, "models": {}}
+        out: dict[str, Any] = {"mode": self.settings.mode, "threads": self.settings.threads,
+                               "batches": list(self.settings.batches), "skipped": self.skipped,
+                               "first_call_s": self.first_calls, "compile_spent_s": self.torch.spent_s,
+                               "models": {}}
         for name, m in self.models.items():
             out["models"][name] = {
                 "description": m.spec.description, "notes": m.notes,
@@ -165,13 +158,12 @@ class Bench:
 
 
 @pytest.fixture(scope="session")
-def bench() -> Any:
-    budget = float(os.environ.get("VAEKIT_BENCH_COMPILE_BUDGET_S", "240"))
-    state = Bench(specs={s.name: s for s in model_specs(MODE, os.environ.get("VAEKIT_BENCH_MODELS"))},
-                  compile_state=CompileState(budget_s=budget))
+def bench(pytestconfig: pytest.Config) -> Any:
+    settings = pytestconfig.stash[SETTINGS]
+    state = Bench(settings=settings, specs={s.name: s for s in model_specs(settings.mode, settings.models)},
+                  torch=TorchCache(budget_s=settings.compile_budget_s))
     yield state
-    path = os.environ.get("VAEKIT_BENCH_NOTES")
-    if path:
+    if settings.notes:
         from vaekit.format import atomic_write_text
 
-        atomic_write_text(path, json.dumps(state.notes(), indent=2, sort_keys=True) + "\n")
+        atomic_write_text(settings.notes, json.dumps(state.notes(), indent=2, sort_keys=True) + "\n")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -97,14 +96,24 @@ class BenchModel:
         return self.spec.name
 
 
-def shipped_checkpoints() -> list[Path]:
+def _checkpoint_folders() -> list[Path]:
     """``checkpoints/<name>/`` folders that hold a config.json, known names first."""
     if not CHECKPOINTS.is_dir():
         return []
-    found = sorted(p for p in CHECKPOINTS.iterdir()
-                   if (p / CONFIG).is_file() and not untimed_reason(p / ONNX_SUBFOLDER))
     rank = {n: i for i, n in enumerate(SHIPPED_ORDER)}
+    found = [p for p in CHECKPOINTS.iterdir() if (p / CONFIG).is_file()]
     return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
+
+
+def shipped_checkpoints() -> list[Path]:
+    """The shipped checkpoints the latency cases time (see :func:`untimed_reason`)."""
+    return [p for p in _checkpoint_folders() if not untimed_reason(p / ONNX_SUBFOLDER)]
+
+
+def untimed_checkpoints() -> dict[str, str]:
+    """The shipped checkpoints the latency cases leave out: name -> why."""
+    reasons = {p.name: untimed_reason(p / ONNX_SUBFOLDER) for p in _checkpoint_folders()}
+    return {name: reason for name, reason in reasons.items() if reason}
 
 
 def untimed_reason(export_dir: Path) -> str | None:
@@ -137,27 +146,30 @@ def _is_rgb64(checkpoint: Path | None) -> bool:
                for k, v in RGB64.items())
 
 
-def model_specs(mode: str, only: str | None = None) -> list[ModelSpec]:
-    """The models of a run: ``mode`` is ``full`` or ``smoke``; ``only`` a comma list of names."""
-    if mode == "smoke":
-        specs = [ModelSpec.fresh("tiny-fresh")]
-    else:
-        specs = [ModelSpec(p.name, p) for p in shipped_checkpoints()]
-        if not specs:
-            specs.append(ModelSpec.fresh("mnist-fresh"))
-        if not any(_is_rgb64(s.checkpoint) for s in specs):  # a trained CelebA model replaces it
-            specs.append(ModelSpec.fresh("rgb64-fresh"))
-    if only:
-        wanted = [n.strip() for n in only.split(",") if n.strip()]
-        pool = {s.name: s for s in [*specs, *(ModelSpec(p.name, p) for p in shipped_checkpoints()),
-                                    *(ModelSpec.fresh(n) for n in FRESH)]}
+def model_pool() -> dict[str, ModelSpec]:
+    """Every model a run may name: the shipped checkpoints and the fresh configurations."""
+    return {**{p.name: ModelSpec(p.name, p) for p in shipped_checkpoints()},
+            **{n: ModelSpec.fresh(n) for n in FRESH}}
+
+
+def model_specs(mode: str, only: str | tuple[str, ...] | None = None) -> list[ModelSpec]:
+    """The models of a run: ``mode`` is ``full`` or ``smoke``; ``only``: names (a comma list or
+    a tuple) that replace the mode's models."""
+    wanted = [n.strip() for n in only.split(",") if n.strip()] if isinstance(only, str) else list(only or ())
+    if wanted:
+        pool = model_pool()
         unknown = [n for n in wanted if n not in pool]
         if unknown:
-            raise ValueError(
-                f"VAEKIT_BENCH_MODELS names unknown models {unknown}; known: {sorted(pool)} "
-                f"(shipped checkpoints live in {CHECKPOINTS})"
-            )
-        specs = [pool[n] for n in wanted]
+            raise ValueError(f"unknown models {unknown}; known: {sorted(pool)} "
+                             f"(shipped checkpoints live in {CHECKPOINTS})")
+        return [pool[n] for n in wanted]
+    if mode == "smoke":
+        return [ModelSpec.fresh("tiny-fresh")]
+    specs = [ModelSpec(p.name, p) for p in shipped_checkpoints()]
+    if not specs:
+        specs.append(ModelSpec.fresh("mnist-fresh"))
+    if not any(_is_rgb64(s.checkpoint) for s in specs):  # a trained CelebA model replaces it
+        specs.append(ModelSpec.fresh("rgb64-fresh"))
     return specs
 
 
@@ -265,10 +277,3 @@ def graph_bytes(path: Path) -> int:
         if extra.is_file():
             total += extra.stat().st_size
     return total
-
-
-def env_mode() -> str:
-    mode = os.environ.get("VAEKIT_BENCH", "smoke")
-    if mode not in ("smoke", "full"):
-        raise ValueError(f"VAEKIT_BENCH must be 'smoke' or 'full', got {mode!r}")
-    return mode

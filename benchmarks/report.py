@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .backends import BACKENDS
+from .backends import BACKENDS, backend_names, summary_columns
+from .models import PARTS
 
-PARTS = ("encoder", "decoder")
 ORT_FP32 = "ort-all"  # the fp32 ONNX Runtime CPU configuration the targets are judged on
 
 
@@ -126,7 +126,7 @@ def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
     row = index.get((rgb, "decoder", ORT_FP32, 64)) if rgb else None
     if row and peak_gflops:
         best = max((r for r in rs if r.model == rgb and r.part == "decoder" and r.batch == 64
-                    and r.backend not in ("ort-int8", "ort-fp16", "openvino-int8")), key=lambda r: r.gflops)
+                    and r.backend in BACKENDS and BACKENDS[r.backend].precision == "fp32"), key=lambda r: r.gflops)
         pct = 100 * row.gflops / peak_gflops
         out.append(Target(pct >= 70, (
             f"64x64 RGB decoder ({rgb}) at batch 64 reaches >= 70% of fp32 peak: {ORT_FP32} achieves "
@@ -192,14 +192,10 @@ def _table(rs: list[Row], index: dict) -> list[str]:
     return lines
 
 
-SUMMARY_BACKENDS = ("torch-eager", "torch-compile", "ort-basic", "ort-all", "ort-int8", "ort-fp16", "runtime",
-                    "openvino", "openvino-int8")
-
-
 def summary_table(rs: list[Row], batches: tuple[int, ...] = (1, 64)) -> list[str]:
     """Median ms per backend at a few batch sizes, and the best backend's speed-up vs eager."""
     index = _index(rs)
-    present = [b for b in SUMMARY_BACKENDS if any(r.backend == b for r in rs)]
+    present = [b for b in summary_columns() if any(r.backend == b for r in rs)]
     lines = ["| model | part | batch | " + " | ".join(f"{b} ms" for b in present) + " | fastest (vs eager) |",
              "|:---|:---|---:|" + "---:|" * len(present) + ":---|"]
     keys = sorted({(r.model, r.part) for r in rs}, key=lambda k: (k[0], PARTS.index(k[1])))
@@ -379,9 +375,9 @@ def plot(rs: list[Row], path: str | Path) -> None:
     cols = 2
     nrows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(6 * cols, 4 * nrows), squeeze=False)
-    colors = {b: plt.cm.tab10(i) for i, b in enumerate(BACKENDS)}
+    colors = {b: plt.cm.tab10(i) for i, b in enumerate(backend_names("bench"))}
     for ax, (model, part) in zip(axes.flat, panels):
-        for backend in BACKENDS:
+        for backend in colors:
             pts = sorted((r.batch, r.median_s * 1e3) for r in rs
                          if r.model == model and r.part == part and r.backend == backend)
             if pts:

@@ -1,10 +1,10 @@
-"""python -m benchmarks.run [--out DIR] [--models a,b] [--batches 1,8] [--target-s S] ...
+"""python -m benchmarks.run [--out DIR] [--models a,b] [--backends x,y] [--batches 1,8] [--target-s S] ...
 
 What ``make bench`` runs. In one run, on this machine:
 
 1. describes the machine and measures the fp32 sgemm peak;
-2. runs ``benchmarks/test_latency.py`` for real (pytest-benchmark, ``VAEKIT_BENCH=full``):
-   every model x part x backend x batch, written to ``DIR/benchmark.json``;
+2. runs ``benchmarks/test_latency.py`` for real (pytest-benchmark, full mode, its settings
+   saved for it as JSON): every model x part x backend x batch, written to ``DIR/benchmark.json``;
 3. measures the sgemm peak again, cold start and peak RSS (runtime-only vs PyTorch
    process), graph file sizes and the int8 / fp16 decoders' PSNR against fp32;
 4. writes ``DIR/extras.json``, ``DIR/REPORT.md`` (tables and the issue's targets as
@@ -22,6 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from .backends import backend_names
+from .models import model_pool, model_specs
+from .settings import BenchSettings
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 
@@ -31,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: benchmarks/results)")
     p.add_argument("--models", default=None,
-                   help="comma list of models (default: every shipped checkpoint + the 64x64 RGB config)")
+                   help="comma list of models (default: every shipped checkpoint + the 64x64 RGB config); "
+                        f"known: {', '.join(model_pool())}")
+    p.add_argument("--backends", default=",".join(backend_names("bench")),
+                   help=f"comma list of backends (default: all of them: {', '.join(backend_names('bench'))})")
     p.add_argument("--batches", default="1,8,64,256", help="comma list of batch sizes")
     p.add_argument("--target-s", type=float, default=0.6, help="timed seconds per case (rounds >= 5)")
     p.add_argument("--max-minutes", type=float, default=14.0,
@@ -92,24 +99,42 @@ def render_only(out: Path) -> int:
     return 0
 
 
-def _positive_ints(text: str, what: str) -> str:
+def settings_from(args: argparse.Namespace, out: Path, start: float) -> BenchSettings:
+    """The latency run's settings from the command line; a bad value exits with a one-line error."""
+    def words(text: str) -> tuple[str, ...]:
+        return tuple(w.strip() for w in text.split(",") if w.strip())
+
     try:
-        values = [int(v) for v in text.split(",")]
+        batches = tuple(int(b) for b in words(args.batches))
     except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise SystemExit(f"error: {what} must be a comma list of positive integers, got {text!r}")
-    return ",".join(str(v) for v in values)
+        raise SystemExit(f"error: --batches must be a comma list of positive integers, got {args.batches!r}") from None
+    try:
+        models = model_specs("full", args.models)
+        settings = BenchSettings(
+            mode="full", models=words(args.models or ""), backends=words(args.backends), batches=batches,
+            threads=(os.cpu_count() or 1) if args.threads is None else args.threads, target_s=args.target_s,
+            compile_budget_s=args.compile_budget_s, notes=str(out / "notes.json"),
+            # the latency cases must end early enough for step 3 (under a minute per model) and the report
+            deadline=start + 60 * args.max_minutes - 60 - 50 * len(models))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if args.max_minutes <= 0 or args.sgemm_n < 1 or args.cold_runs < 1:
+        raise SystemExit("error: --max-minutes must be positive, --sgemm-n and --cold-runs at least 1")
+    return settings
 
 
-def run_pytest(out: Path, env: dict[str, str]) -> int:
+def run_pytest(out: Path, settings: BenchSettings) -> int:
     """The benchmarks for real; returns pytest's exit code. JSON lands in out/benchmark.json."""
-    tmp_json = out / ".benchmark.json.tmp"
+    tmp_json, settings_file = out / ".benchmark.json.tmp", out / ".settings.json"
+    settings.save(settings_file)
     cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "test_latency.py"), "-q",
-           "-p", "no:cacheprovider", "--benchmark-enable", f"--benchmark-json={tmp_json}",
-           "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", "-rs"]
+           "-p", "no:cacheprovider", f"--bench-settings={settings_file}", "--benchmark-enable",
+           f"--benchmark-json={tmp_json}", "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name", "-rs"]
     print("$", " ".join(cmd[1:]), flush=True)
-    rc = subprocess.call(cmd, cwd=REPO, env=env)
+    try:
+        rc = subprocess.call(cmd, cwd=REPO)
+    finally:
+        settings_file.unlink(missing_ok=True)
     if tmp_json.is_file():
         os.replace(tmp_json, out / "benchmark.json")
     return rc
@@ -122,30 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.render_only:
         return render_only(out)
-    env = dict(os.environ, VAEKIT_BENCH="full",
-               VAEKIT_BENCH_BATCHES=_positive_ints(args.batches, "--batches"),
-               VAEKIT_BENCH_TARGET_S=str(args.target_s),
-               VAEKIT_BENCH_COMPILE_BUDGET_S=str(args.compile_budget_s),
-               VAEKIT_BENCH_NOTES=str(out / "notes.json"))
-    # the latency cases must end early enough for step 3 (under a minute per model) and the report
-    from .models import model_specs
-
-    n_models = len(model_specs("full", args.models))
-    env["VAEKIT_BENCH_DEADLINE"] = str(start + 60 * args.max_minutes - 60 - 50 * n_models)
-    if args.models:
-        env["VAEKIT_BENCH_MODELS"] = args.models
-    if args.threads:
-        env["VAEKIT_BENCH_THREADS"] = str(args.threads)
-    os.environ.update({k: env[k] for k in ("VAEKIT_BENCH_THREADS",) if k in env})
+    settings = settings_from(args, out, start)
 
     from vaekit.format import atomic_write_bytes, atomic_write_text
     from vaekit.runtime.contract import read_contract
 
     from . import fast_decoder, machine, report
-    from .backends import threads
     from .models import graph_bytes
 
-    n_threads = threads()
+    n_threads = settings.threads
     print(f"[1/4] machine and fp32 peak (sgemm {args.sgemm_n}^3, {n_threads} threads)", flush=True)
     given = sys.argv[1:] if argv is None else argv
     extras: dict = {"command": " ".join(["python -m benchmarks.run", *given])}
@@ -158,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      peak: {extras['peak']}", flush=True)
 
     print("[2/4] latency benchmarks (pytest-benchmark)", flush=True)
-    rc = run_pytest(out, env)
+    rc = run_pytest(out, settings)
     if not (out / "benchmark.json").is_file() or not (out / "notes.json").is_file():
         print(f"error: the benchmarks wrote no results (pytest exit code {rc}); see the output above",
               file=sys.stderr)
