@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from vaekit.export.fast_metrics import interleaved_latency
-from vaekit.format import CONTRACT_FILE, fast_decoder_file, graph_file
+from vaekit.format import Contract, fast_decoder_file, graph_file
 from vaekit.runtime.session import build_session
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,24 +33,27 @@ def fast_exports(folders: list[Path] | None = None) -> list[Path]:
     out = []
     for f in folders:
         try:
-            if "fast_decoder" in json.loads((f / CONTRACT_FILE).read_text()):
+            if Contract.load(f).fast_decoder is not None:
                 out.append(f)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # no or a damaged vaekit.json: the runtime says why
             continue
     return out
 
 
 def measure(export_dir: Path, *, threads: int, runs: int, batches: tuple[int, ...] = BATCHES) -> dict[str, Any]:
     """``{"graphs": {name: file}, "batches": {b: {name: ms}}, "quality": ..., "cost": ...}``."""
-    contract = json.loads((export_dir / CONTRACT_FILE).read_text())
-    fast = contract["fast_decoder"]
+    contract = Contract.load(export_dir)
+    fast = contract.fast_decoder
+    if fast is None:
+        raise ValueError(f"{export_dir} ships no fast decoder: distil one with "
+                         f"`python -m vaekit.train.distill CHECKPOINT`, then export again")
     graphs = {"teacher fp32": graph_file("decoder"), "fast fp32": fast_decoder_file()}
-    graphs.update({f"fast {p}": fast_decoder_file(p) for p in fast.get("variants", {})})
+    graphs.update({f"fast {p}": fast_decoder_file(p) for p in fast.variants})
     sessions = {k: build_session(export_dir / f, threads=threads) for k, f in graphs.items()}
-    d = int(contract["latent_dim"])
+    d = contract.latent_dim
     result: dict[str, Any] = {"graphs": graphs, "threads": threads, "runs": runs, "batches": {},
-                              "quality": {k: fast["quality"][k] for k in ("posterior", "prior")},
-                              "cost": fast["cost"]}
+                              "quality": {k: fast.quality[k] for k in ("posterior", "prior")},
+                              "cost": fast.cost}
     for b in batches:
         z = np.random.default_rng(b).standard_normal((b, d), dtype=np.float32)
         feed = {"z": z}

@@ -30,6 +30,7 @@ from vaekit.format import (
     GRAPHS,
     ONNX_SUBFOLDER,
     WEIGHTS,
+    Contract,
     graph_file,
     image_shape,
     sha256_file,
@@ -125,10 +126,10 @@ def untimed_reason(export_dir: Path) -> str | None:
     alone: the cases that load it then report the problem.
     """
     try:
-        contract = json.loads((export_dir / CONTRACT_FILE).read_text())
+        contract = Contract.load(export_dir)
     except (OSError, ValueError):
         return None
-    inputs = list(contract.get("decoder_inputs", ["z"])) if isinstance(contract, dict) else ["z"]
+    inputs = list(contract.graph_inputs("decoder"))
     if inputs == ["z"]:
         return None
     return f"its decoder takes {inputs} (a conditional model) and the timed cases feed z alone"

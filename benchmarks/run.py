@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return render_only(out)
     settings = settings_from(args, out, start)
 
-    from vaekit.format import atomic_write_bytes, atomic_write_text
-    from vaekit.runtime.contract import read_contract
+    from vaekit.format import Contract, atomic_write_bytes, atomic_write_text
 
     from . import fast_decoder, machine, report
     from .models import graph_bytes
@@ -191,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         extras["sizes"][name] = {p: {part: graph_bytes(Path(path)) for part, path in g.items()}
                                  for p, g in m["graphs"].items()}
         # the decoder PSNR of each reduced precision against fp32, measured and recorded by the export
-        variants = read_contract(m["export_dir"]).get("variants", {})
-        extras["psnr"][name] = {p: v["decoder_psnr_db_vs_fp32"] for p, v in variants.items()
-                                if "decoder_psnr_db_vs_fp32" in v}
+        variants = Contract.load(m["export_dir"]).variants or {}
+        extras["psnr"][name] = {p: v.decoder_psnr_db_vs_fp32 for p, v in variants.items()
+                                if v.decoder_psnr_db_vs_fp32 is not None}
     print("      fast decoders (benchmarks/fast_decoder.py)", flush=True)
     extras["fast_decoder"] = {f.parent.name: fast_decoder.measure(f, threads=n_threads, runs=500)
                               for f in fast_decoder.fast_exports()}

@@ -21,17 +21,18 @@ def test_unknown_model_name_lists_the_known_ones():
 
 
 def test_models_whose_decoder_takes_a_label_are_left_out_of_the_latency_cases(tmp_path, monkeypatch):
-    import json
+    import shutil
 
     from vaekit.format import CONFIG, CONTRACT_FILE, ONNX_SUBFOLDER
 
-    for name, inputs in (("plain", ["z"]), ("conditional", ["z", "label"])):
+    for name, shipped in (("plain", "mnist-z2"), ("conditional", "mnist-cvae")):
         (tmp_path / name / ONNX_SUBFOLDER).mkdir(parents=True)
         (tmp_path / name / CONFIG).write_text("{}")
-        (tmp_path / name / ONNX_SUBFOLDER / CONTRACT_FILE).write_text(
-            json.dumps({"decoder_inputs": inputs}))
+        shutil.copy(models.CHECKPOINTS / shipped / ONNX_SUBFOLDER / CONTRACT_FILE,
+                    tmp_path / name / ONNX_SUBFOLDER / CONTRACT_FILE)
     monkeypatch.setattr(models, "CHECKPOINTS", tmp_path)
     assert [p.name for p in models.shipped_checkpoints()] == ["plain"]
+    assert "takes ['z', 'label']" in models.untimed_checkpoints()["conditional"]
 
 
 def test_the_64x64_rgb_configuration_is_the_celeba_preset():

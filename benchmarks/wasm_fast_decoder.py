@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from vaekit.format import CONTRACT_FILE
+from vaekit.format import Contract
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -64,7 +64,7 @@ def measure(export_dir: Path, runs: int) -> dict:
             page.set_default_timeout(600_000)
             page.goto(f"http://127.0.0.1:{server.server_address[1]}/web/index.html?model=/{rel}/&ep=wasm")
             page.evaluate("() => window.vaekit.ready")
-            d = json.loads((export_dir / CONTRACT_FILE).read_text())["latent_dim"]
+            d = Contract.load(export_dir).latent_dim
             result = page.evaluate(TIMING_JS, [runs, d, CALLS_PER_SAMPLE])
             browser.close()
     finally:

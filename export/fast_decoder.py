@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 from vaekit.format import (
@@ -26,7 +25,6 @@ from vaekit.format import (
     fast_decoder_file,
     graph_file,
     graph_inputs,
-    graph_shapes,
     metadata_props,
     sha256_file,
 )
@@ -42,8 +40,9 @@ from vaekit.train.student_folder import (
 )
 
 from .fast_metrics import interleaved_latency, psnr, ssim
-from .graphs import export_graph, graph_opset
+from .graphs import export_graph
 from .parity import PARITY_BATCHES, TOLERANCE, ParityError
+from .precisions import file_entry
 
 QUALITY_LATENTS = 256
 LATENCY_THREADS = 2
@@ -86,7 +85,7 @@ def export_fast_decoder(
     example = tuple(torch.from_numpy(latents[n][:2]) for n in ins)
     graph = export_graph(student, example, path, input_names=ins, output_names=DECODER_OUTPUTS,
                          props=fast_decoder_props(contract, "fp32"), doc=_doc(contract, "fp32"))
-    entry = {**_file_entry(path, contract, graph),
+    entry = {**file_entry(path, contract, "decoder", graph),
              "parity": _parity(student, path, latents, ins),
              "student": record["model"], "distill": record["distill"],
              "student_sha256": sha256_file(where / WEIGHTS),
@@ -103,7 +102,7 @@ def export_fast_decoder(
         props, doc = fast_decoder_props(contract, precision), _doc(contract, precision)
         vgraph = export_graph(student, example, vpath, input_names=ins, output_names=DECODER_OUTPUTS,
                               props=props, doc=doc, half=True)
-        ventry = _file_entry(vpath, contract, vgraph)
+        ventry = file_entry(vpath, contract, "decoder", vgraph)
         ventry["quality"] = _quality(build_session(vpath), feeds, teacher_out)
         ventry["latency"] = _latency(folder, {precision: vpath}, feeds["posterior"])
         entry["variants"][precision] = ventry
@@ -120,15 +119,6 @@ def _doc(contract: dict[str, Any], precision: str) -> str:
     return (f"vaekit fast decoder ({precision}, distilled) for {contract['dataset']}: z float32 "
             f"[N, {contract['latent_dim']}] -> image float32 [N, {contract['channels']}, "
             f"{contract['height']}, {contract['width']}] in [0, 1]")
-
-
-def _file_entry(path: Path, contract: dict[str, Any], model: onnx.ModelProto) -> dict[str, Any]:
-    shapes = graph_shapes(contract, "decoder")
-    return {"file": path.name,
-            "inputs": {n: shapes[n] for n in graph_inputs(contract, "decoder")},
-            "outputs": {n: shapes[n] for n in DECODER_OUTPUTS},
-            "opset": graph_opset(model), "ir_version": int(model.ir_version),
-            "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def _steps(where: Path) -> int | None:
