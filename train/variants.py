@@ -110,6 +110,7 @@ class VampPrior(VAE):
     """
 
     config_class = VampConfig
+    learned_prior = "vamp"
 
     def __init__(self, config: VampConfig):
         super().__init__(config)
