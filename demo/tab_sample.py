@@ -34,7 +34,8 @@ def prior_choices(m: DemoModel) -> list[tuple[str, str]]:
     named = {"normal": "N(0, I)"}
     default = m.vae.default_prior
     choices = [(f"default: {named.get(default, default)}", DEFAULT_PRIOR)]
-    return choices + [(named.get(p, f"{p} (fitted)" if p != "vamp" else "vamp (learned)"), p) for p in m.vae.priors]
+    shipped = m.vae.prior_record  # its source says how it was made: fitted or learned
+    return choices + [(named.get(p, f"{p} ({shipped.source or 'fitted'})"), p) for p in m.vae.priors]
 
 
 def view(m: DemoModel, ctx: Context) -> View:

@@ -29,15 +29,23 @@ from .graphs import OPSET, finish_graph
 
 #: ``--prior`` of the export: choose automatically, or name one
 AUTO = "auto"
-#: the name a model's own learned prior (VampPrior) ships under
-LEARNED = "vamp"
+#: ``--prior`` for the model's own learned prior, whatever its variant calls it
+LEARNED = "learned"
 #: max |graph - numpy| of z on the check batch (float32 products of the same factors)
 PRIOR_TOLERANCE = 1e-4
 
 
 def prior_choices() -> tuple[str, ...]:
-    """What ``python -m vaekit.export --prior`` accepts: derived from the sampler registry."""
-    return (AUTO, NORMAL, LEARNED, *SAMPLERS)
+    """What ``python -m vaekit.export --prior`` accepts: derived from the sampler and model
+    registries (each variant with a learned prior answers to its name, e.g. ``vamp``)."""
+    return (AUTO, NORMAL, LEARNED, *learned_prior_names(), *SAMPLERS)
+
+
+def learned_prior_names() -> tuple[str, ...]:
+    """The names the registered variants' learned priors ship under."""
+    from vaekit.train.registry import MODELS
+
+    return tuple(sorted({cls.learned_prior for cls in MODELS.values() if cls.learned_prior}))
 
 
 def choose_prior(checkpoint: str | os.PathLike, model: Any, wanted: str = AUTO
@@ -54,11 +62,16 @@ def choose_prior(checkpoint: str | os.PathLike, model: Any, wanted: str = AUTO
     if wanted == NORMAL:
         return NORMAL, None, None, {}
     learned = _learned(model)
-    if wanted == LEARNED or (wanted == AUTO and learned is not None):
+    own = getattr(model, "learned_prior", None)
+    if wanted in (LEARNED, *learned_prior_names()) or (wanted == AUTO and learned is not None):
         if learned is None:
-            raise ValueError(f"--prior {LEARNED}: {checkpoint} has no learned prior (it is not a VampPrior "
-                             f"model); fit one with `python -m vaekit.train.fit_prior {checkpoint}`")
-        return LEARNED, learned.check(d, fix="retrain the model"), "learned", {}
+            raise ValueError(f"--prior {wanted}: {checkpoint} has no learned prior (a "
+                             f"{type(model).__name__} samples N(0, I)); fit one with "
+                             f"`python -m vaekit.train.fit_prior {checkpoint}`")
+        if wanted not in (AUTO, LEARNED, own):
+            raise ValueError(f"--prior {wanted}: the learned prior of {checkpoint} is {own!r}; "
+                             f"pass --prior {own} (or --prior {LEARNED})")
+        return own, learned.check(d, fix="retrain the model"), "learned", {}
     if wanted != AUTO:
         fitted = load_fitted_prior(checkpoint, wanted, latent_dim=d)
         return wanted, fitted.state, "fitted", _fitted_on(fitted.record)

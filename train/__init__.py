@@ -3,7 +3,7 @@
 Importing the package is cheap: each public name below is imported from its module the
 first time it is used (PEP 562), so ``vaekit.train.plots`` (figures from numpy arrays)
 loads without torch. ``from vaekit.train import build_model`` works as before; ``MODELS``
-(:mod:`vaekit.train.registry`) lists every variant (IWAE, CVAE, VampPrior, HVAE).
+(:mod:`vaekit.train.registry`) lists every variant (IWAE, CVAE, VampPrior, MoGPrior, HVAE).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _EXPORTS = {
     "TrainConfig": "config",
     "VAEConfig": "config",
     "VampConfig": "config",
+    "MoGConfig": "config",
     "model_config": "config",
     "MODELS": "registry",
     "VAE": "model",
@@ -36,13 +37,14 @@ _EXPORTS = {
     "CVAE": "variants",
     "IWAE": "variants",
     "VampPrior": "variants",
+    "MoGPrior": "variants",
     "HVAE": "hvae",
 }
 
 __all__ = [
     "CVAE", "HVAE", "IWAE", "MODELS", "MODEL_CONFIGS", "VAE", "BetaVAE", "BetaVAEConfig",
     "CVAEConfig", "DataConfig", "Decoder", "DecoderMean", "Encoder", "HVAEConfig", "IWAEConfig",
-    "TrainConfig", "VAEConfig", "VampConfig", "VampPrior", "build_model", "load_model",
+    "MoGConfig", "MoGPrior", "TrainConfig", "VAEConfig", "VampConfig", "VampPrior", "build_model", "load_model",
     "model_config", "register", "save_checkpoint",
 ]
 
@@ -55,6 +57,7 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
         DataConfig,
         HVAEConfig,
         IWAEConfig,
+        MoGConfig,
         TrainConfig,
         VAEConfig,
         VampConfig,
@@ -63,7 +66,7 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
     from .hvae import HVAE
     from .model import VAE, BetaVAE, Decoder, DecoderMean, Encoder
     from .registry import MODELS, build_model, register
-    from .variants import CVAE, IWAE, VampPrior
+    from .variants import CVAE, IWAE, MoGPrior, VampPrior
 
 
 def __getattr__(name: str) -> Any:

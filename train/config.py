@@ -171,6 +171,15 @@ class VampConfig(VAEConfig):
         "help": "learned pseudo-inputs (mixture components) of the prior", "min": 1})
 
 
+@model_config("mog")
+@dataclass
+class MoGConfig(VAEConfig):
+    """A learned mixture-of-Gaussians prior (the MoG baseline of Tomczak & Welling 2018)."""
+
+    gaussians: int = field(default=50, metadata={
+        "help": "components of the learned prior (equal weights, each a diagonal Gaussian)", "min": 1})
+
+
 @model_config("hvae")
 @dataclass
 class HVAEConfig(VAEConfig):

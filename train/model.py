@@ -157,6 +157,8 @@ class VAE(nn.Module):
     config_class: type[VAEConfig] = VAEConfig
     #: the graphs take a class label next to the image / z (the contract says so)
     conditional: bool = False
+    #: the name a learned prior (:meth:`prior_components`) ships under in an export; None: N(0, I)
+    learned_prior: str | None = None
 
     def __init__(self, config: VAEConfig):
         super().__init__()

@@ -16,12 +16,12 @@ from __future__ import annotations
 from .config import MODEL_CONFIGS, VAEConfig
 from .hvae import HVAE
 from .model import VAE, BetaVAE
-from .variants import CVAE, IWAE, VampPrior
+from .variants import CVAE, IWAE, MoGPrior, VampPrior
 
 MODELS: dict[str, type[VAE]] = {}
 
 #: the variants vaekit ships
-BUILT_IN: tuple[type[VAE], ...] = (VAE, BetaVAE, IWAE, CVAE, VampPrior, HVAE)
+BUILT_IN: tuple[type[VAE], ...] = (VAE, BetaVAE, IWAE, CVAE, VampPrior, MoGPrior, HVAE)
 
 
 def register(cls: type[VAE]) -> type[VAE]:

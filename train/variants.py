@@ -4,6 +4,8 @@
 * :class:`CVAE`: encoder and decoder conditioned on a class label.
 * :class:`VampPrior` (Tomczak & Welling 2018): a prior learned as the mixture of the
   posteriors of learned pseudo-inputs.
+* :class:`MoGPrior`: a prior learned as a mixture of Gaussians with free means and variances
+  (the same paper's MoG baseline).
 
 A variant overrides the seams of :class:`~vaekit.train.model.VAE` (``encode``, ``decode``,
 ``log_prior``, ``kl``, ``forward``) and nothing else; its config lives in
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .config import CVAEConfig, IWAEConfig, VampConfig
+from .config import CVAEConfig, IWAEConfig, MoGConfig, VampConfig
 from .model import VAE, Decoder, Encoder
 from .objective import gaussian_log_prob, log_mean_exp
 
@@ -99,7 +101,24 @@ class CVAE(VAE):
         return self.decoder(z, self._labels(z, y))
 
 
-class VampPrior(VAE):
+class MixturePriorVAE(VAE):
+    """A VAE whose prior is an equally weighted mixture of diagonal Gaussians that it learns.
+
+    A subclass says where the mixture comes from (:meth:`prior_components`). The KL term is a
+    single-sample Monte Carlo estimate ``log q(z|x) - log p(z)`` at the z the reconstruction
+    used; the importance-sampled bound uses the learned prior, and the export ships the
+    mixture as ``prior.onnx`` so that every client samples from it.
+    """
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        means, logvars = self.prior_components()
+        return mixture_log_prob(z, means, logvars)
+
+    def kl(self, mean: Tensor, logvar: Tensor, z: Tensor) -> Tensor:
+        return gaussian_log_prob(z, mean, logvar) - self.log_prior(z)
+
+
+class VampPrior(MixturePriorVAE):
     """A VAE whose prior is ``p(z) = 1/K sum_k q(z | u_k)`` over K learned pseudo-inputs.
 
     The pseudo-inputs ``u_k`` are stored as logits (``sigmoid`` keeps them images in [0, 1])
@@ -110,6 +129,7 @@ class VampPrior(VAE):
     """
 
     config_class = VampConfig
+    learned_prior = "vamp"
 
     def __init__(self, config: VampConfig):
         super().__init__(config)
@@ -135,12 +155,30 @@ class VampPrior(VAE):
             self._cache = (key, self.encoder(self.pseudo_inputs()))
         return self._cache[1]
 
-    def log_prior(self, z: Tensor) -> Tensor:
-        means, logvars = self.prior_components()
-        return mixture_log_prob(z, means, logvars)
 
-    def kl(self, mean: Tensor, logvar: Tensor, z: Tensor) -> Tensor:
-        return gaussian_log_prob(z, mean, logvar) - self.log_prior(z)
+
+class MoGPrior(MixturePriorVAE):
+    """A VAE whose prior is ``p(z) = 1/K sum_k N(z; mu_k, diag(exp(logvar_k)))`` with the K
+    means and log-variances learned with the networks.
+
+    The means start as N(0, I) draws and the variances at 1, so the untrained prior is close
+    to N(0, I) spread over K bumps.
+    """
+
+    config_class = MoGConfig
+    learned_prior = "mog"
+
+    def __init__(self, config: MoGConfig):
+        super().__init__(config)
+        self.prior_means = nn.Parameter(torch.randn(config.gaussians, config.latent_dim))  # [K, D]
+        self.prior_logvars = nn.Parameter(torch.zeros(config.gaussians, config.latent_dim))  # [K, D]
+
+    def prior_components(self) -> tuple[Tensor, Tensor]:
+        """The prior's mixture ``(means [K, D], logvars [K, D])``: the parameters themselves
+        while gradients are on, detached views otherwise (for the export)."""
+        if torch.is_grad_enabled():
+            return self.prior_means, self.prior_logvars
+        return self.prior_means.detach(), self.prior_logvars.detach()
 
 
 def mixture_log_prob(z: Tensor, means: Tensor, logvars: Tensor) -> Tensor:

@@ -129,6 +129,7 @@ def test_export_refuses_a_prior_of_another_latent_size(ckpt, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,problem,fix", [
     (["--prior", "vamp"], "has no learned prior", "python -m vaekit.train.fit_prior"),
+    (["--prior", "learned"], "has no learned prior", "python -m vaekit.train.fit_prior"),
     (["--prior", "flow"], "unknown --prior 'flow'", "choose one of"),
 ])
 def test_export_refuses_a_prior_it_cannot_ship(ckpt, tmp_path, capsys, argv, problem, fix):
@@ -151,3 +152,11 @@ def test_the_graph_of_a_single_gaussian_ignores_u():
     eps = np.array([[1.0, 1.0], [1.0, 1.0]], np.float32)
     z = session.run(None, {"eps": eps, "u": np.array([0.0, 0.99], np.float32)})[0]
     np.testing.assert_allclose(z, [[3.0, 4.0], [3.0, 4.0]])
+
+
+@pytest.mark.parametrize("wanted", ["learned", "vamp"])
+def test_a_learned_prior_ships_under_its_variants_name(priors_exported, tmp_path, wanted):
+    ckpt = priors_exported["vamp"].parent / "vamp-ckpt"
+    export_main([str(ckpt), "--out", str(tmp_path / "x"), "--prior", wanted, "--examples", "0", "--quiet"])
+    record = json.loads((tmp_path / "x" / "vaekit.json").read_text())["prior"]
+    assert (record["name"], record["source"], record["components"]) == ("vamp", "learned", 5)

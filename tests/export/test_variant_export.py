@@ -12,6 +12,7 @@ from vaekit.runtime import VAE
 from vaekit.train import (
     CVAEConfig,
     DataConfig,
+    MoGConfig,
     VAEConfig,
     VampConfig,
     build_model,
@@ -66,6 +67,14 @@ def vamp(tmp_path_factory, data_root):
     return folder, model
 
 
+@pytest.fixture(scope="module")
+def mog(tmp_path_factory, data_root):
+    folder, model = _checkpoint(tmp_path_factory.mktemp("mog") / "ckpt", data_root,
+                                MoGConfig(dim=8, latent_dim=2, gaussians=5))
+    export_checkpoint(folder, progress=False)
+    return folder, model
+
+
 def test_conditional_contract_names_the_label_input_and_classes(cvae):
     folder, _ = cvae
     contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
@@ -110,14 +119,15 @@ def test_runtime_refuses_bad_labels_before_running_a_graph(cvae, labels, match):
         vae.decode(np.zeros((2, 2), np.float32), labels=labels)
 
 
-def test_learned_prior_travels_with_the_export_and_sample_draws_from_it(vamp):
-    folder, model = vamp
+@pytest.mark.parametrize("kind", ["vamp", "mog"])
+def test_learned_prior_travels_with_the_export_and_sample_draws_from_it(kind, request):
+    folder, model = request.getfixturevalue(kind)
     contract = json.loads((folder / "onnx" / "vaekit.json").read_text())
-    assert contract["prior"]["name"] == "vamp" and contract["prior"]["components"] == 5
+    assert contract["prior"]["name"] == kind and contract["prior"]["components"] == 5
     assert contract["prior"]["source"] == "learned" and contract["prior"]["covariance"] == "diag"
     assert contract["num_classes"] == 0 and contract["decoder_inputs"] == ["z"]
     vae = VAE.load(folder, providers="cpu")
-    assert vae.priors == ("normal", "vamp") and vae.default_prior == "vamp"
+    assert vae.priors == ("normal", kind) and vae.default_prior == kind
     with torch.no_grad():
         means, logvars = (t.numpy() for t in model.prior_components())
     # u in the k-th fifth of [0, 1) picks component k; eps = 0 gives its mean, eps = 1 mean + std

@@ -11,6 +11,8 @@ from vaekit.train import (
     CVAEConfig,
     HVAEConfig,
     IWAEConfig,
+    MoGConfig,
+    MoGPrior,
     VAEConfig,
     VampConfig,
     VampPrior,
@@ -32,6 +34,7 @@ VARIANTS = {
     "iwae": IWAEConfig(**TINY, k=3),
     "cvae": CVAEConfig(**TINY, num_classes=10),
     "vamp": VampConfig(**TINY, components=8),
+    "mog": MoGConfig(**TINY, gaussians=6),
     "hvae": HVAEConfig(dim=8, latent_scales=(2, 1), latent_channels=(2, 1)),
 }
 
@@ -177,6 +180,23 @@ def test_vamp_pseudo_inputs_are_images_and_the_prior_follows_training():
         assert not torch.allclose(model.prior_components()[0], means)  # no stale cached prior
 
 
+def test_mog_prior_is_its_learned_mixture_and_follows_training():
+    torch.manual_seed(0)
+    model = build_model(MoGConfig(**TINY, gaussians=6))
+    assert isinstance(model, MoGPrior) and model.learned_prior == "mog"
+    z = torch.randn(5, 4)
+    with torch.no_grad():
+        means, logvars = model.prior_components()
+        assert means.shape == logvars.shape == (6, 4) and not means.requires_grad
+        assert torch.allclose(model.log_prior(z), mixture_log_prob(z, means, logvars))
+        before = means.clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = _batch()
+    model(x, y)["loss"].backward()
+    opt.step()
+    assert not torch.allclose(model.prior_components()[0], before)  # the prior is trained
+
+
 def test_cli_adds_each_variants_own_flags():
     help_text = build_parser(MODEL_CONFIGS["vamp"]).format_help()
     assert "--components" in help_text and "pseudo-inputs" in help_text
@@ -186,7 +206,7 @@ def test_cli_adds_each_variants_own_flags():
         parse(["--model", "vae", "--k", "7"])  # another variant's flag is an error
 
 
-@pytest.mark.parametrize("name", ["iwae", "cvae", "vamp", "hvae"])
+@pytest.mark.parametrize("name", ["iwae", "cvae", "vamp", "mog", "hvae"])
 def test_variant_trains_an_epoch_resumes_and_reloads(name, tiny_mnist_root, tmp_path):
     torch.set_num_threads(1)
     config = VARIANTS[name]
