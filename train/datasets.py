@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from vaekit.format import Framing, check_background
+
 from . import celeba
 from .loaders import Loader, torchvision_idx
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: how a dataset's pictures look: ink on a dark ground (digits) or a lit photograph
-BACKGROUNDS = ("dark", "light")
 #: model keys the record holds in its own fields (shape and likelihood)
 SHAPE_KEYS = ("in_channels", "image_size", "likelihood")
 
@@ -53,7 +54,7 @@ class Dataset:
     loader: Loader
     classes: tuple[str, ...] = ()
     background: str
-    framing: Callable[[DataConfig], dict[str, Any]]
+    framing: Callable[[DataConfig], Framing]
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -66,9 +67,10 @@ class Dataset:
             raise ValueError(f"dataset {self.name!r}: {clash} belong in the record's own fields "
                              f"(channels, image_size, likelihood), not in model")
         object.__setattr__(self, "model", MappingProxyType(dict(self.model)))  # read-only
-        if self.background not in BACKGROUNDS:
-            raise ValueError(f"dataset {self.name!r}: background must be one of {BACKGROUNDS}, "
-                             f"got {self.background!r}")
+        try:
+            check_background(self.background)
+        except ValueError as e:
+            raise ValueError(f"dataset {self.name!r}: {e}") from None
 
     def preset(self) -> dict[str, Any]:
         """The model defaults of this dataset, as :class:`VAEConfig` keyword arguments."""
@@ -77,7 +79,7 @@ class Dataset:
 
     def presentation(self, config: DataConfig) -> dict[str, Any]:
         """``{"background": ..., "framing": {...}}`` as the export contract holds it."""
-        return {"background": self.background, "framing": self.framing(config)}
+        return {"background": self.background, "framing": self.framing(config).to_dict()}
 
 
 #: every dataset, by name, in the order --help lists them
@@ -126,7 +128,7 @@ register_dataset(Dataset(
     loader=torchvision_idx("MNIST", "MNIST"),
     classes=tuple(str(i) for i in range(10)),
     # NIST digits were scaled into a 20x20 box and centred by centre of mass in 28x28
-    background="dark", framing=lambda c: {"method": "ink-box", "box": 20 / 28, "centre": "mass"},
+    background="dark", framing=lambda c: Framing(method="ink-box", box=20 / 28, centre="mass"),
 ))
 
 register_dataset(Dataset(
@@ -136,7 +138,7 @@ register_dataset(Dataset(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
              "Bag", "Ankle boot"),
     # products trimmed to their box, scaled to 28 pixels on the longer side and centred
-    background="dark", framing=lambda c: {"method": "ink-box", "box": 1.0, "centre": "box"},
+    background="dark", framing=lambda c: Framing(method="ink-box", box=1.0, centre="box"),
 ))
 
 register_dataset(Dataset(
@@ -145,5 +147,5 @@ register_dataset(Dataset(
     loader=celeba.load,
     # a centre crop of crop_fraction of the width (140/178 by default), resized to 64x64
     background="light",
-    framing=lambda c: {"method": "centre-crop", "crop_fraction": c.crop_fraction},
+    framing=lambda c: Framing(method="centre-crop", crop_fraction=c.crop_fraction),
 ))

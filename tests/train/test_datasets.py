@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from support import write_fake_celeba, write_fake_mnist, write_idx
-from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER
+from vaekit.format import CONTRACT_FILE, ONNX_SUBFOLDER, Framing
 from vaekit.train.checkpoint import load_configs
 from vaekit.train.cli import build_parser, parse
 from vaekit.train.config import PRESETS, DataConfig, VAEConfig
@@ -71,7 +71,7 @@ STRIPES = Dataset(
     name="stripes", channels=3, image_size=16, likelihood="logistic",
     model={"dim": 8, "dim_mults": (1, 2), "latent_dim": 4}, loader=_stripes,
     classes=("even", "odd"), background="light",
-    framing=lambda c: {"method": "centre-crop", "crop_fraction": c.crop_fraction},
+    framing=lambda c: Framing(method="centre-crop", crop_fraction=c.crop_fraction),
 )
 
 
