@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 
 RUNTIME_VENV ?= build/runtime-only-venv
 
-.PHONY: setup demo-setup browser npm-deps old-clients lint test runtime-only demo bench clean
+.PHONY: setup demo-setup browser npm-deps old-clients lint test test-quick runtime-only demo bench clean
 
 # $(call venv_install,VENV,EXTRAS,STAMP): a venv with the package and EXTRAS, stamped
 define venv_install
@@ -87,6 +87,12 @@ test: setup browser npm-deps old-clients
 	$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# The developer's loop: lint, then every test not marked slow (no browser, Node, demo server,
+# model exports or subprocess trainings); `make test` (and CI) runs them all.
+test-quick: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # What a runtime-only user gets: a fresh venv with only `pip install '.[cpu,demo]'` (no torch)
 # runs the runtime and starts the demo on every shipped model (.ci/runtime_only.py; ~1.5 min).

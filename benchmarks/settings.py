@@ -11,7 +11,8 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+
+from vaekit.format import atomic_write_text, read_json_object
 
 from .backends import backend_names
 
@@ -72,23 +73,20 @@ class BenchSettings:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the settings as JSON, atomically."""
-        from vaekit.format import atomic_write_text
-
         atomic_write_text(path, json.dumps(asdict(self), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BenchSettings:
         """The settings saved at ``path``; a missing file, unknown key or bad value is a ValueError."""
+        fix = "rerun python -m benchmarks.run"
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"cannot read benchmark settings {path}: {e}; rerun python -m benchmarks.run") from e
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: benchmark settings must be a JSON object")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+            data = read_json_object(path, fix=fix)
+        except OSError as e:
+            raise ValueError(f"cannot read benchmark settings {path}: {e}; {fix}") from e
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"{path}: unknown benchmark settings {unknown}; known: "
-                             f"{[f.name for f in fields(cls)]}")
+            raise ValueError(f"{path}: unknown benchmark settings {unknown}; known: {known}")
         try:
             return cls(**data)
         except ValueError as e:

@@ -17,6 +17,8 @@ import pytest
 
 from .backends import BACKENDS, TOLERANCE, Unavailable, first_call
 
+pytestmark = pytest.mark.slow  # exports and times a fresh model
+
 MIN_ROUNDS, MAX_ROUNDS = 5, 200
 
 

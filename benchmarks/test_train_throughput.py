@@ -9,6 +9,8 @@ import pytest
 
 from . import train_throughput as tt
 
+pytestmark = pytest.mark.slow  # trains a tiny model
+
 #: 24 images in batches of 8: three steps an epoch
 TINY = tt.Case("tiny", dict(dim=8, latent_dim=2), batch_size=8, images=24)
 

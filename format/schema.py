@@ -12,10 +12,10 @@ the record reaches every client. Facts a schema cannot say (``class_names`` list
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
+from .cli import command_parser
 from .contract import FORMAT, FORMAT_VERSION
 from .contract_record import Contract
 from .files import atomic_write_text
@@ -57,12 +57,21 @@ def contract_schema() -> dict[str, Any]:
 
 
 def schema_module() -> str:
-    """``web/contract_schema.js``: the schema as an ES module (``export const SCHEMA``)."""
-    return f"{HEADER}export const SCHEMA = {json.dumps(contract_schema(), indent=2)};\n"
+    """``web/contract_schema.js``: the schema as an ES module (``export const SCHEMA``), one
+    line per field of the contract and one per sub-record, so a diff shows what changed."""
+    schema = contract_schema()
+
+    def one_per_line(d: dict[str, Any], indent: str) -> str:
+        return "{\n" + ",\n".join(f"{indent}  {json.dumps(k)}: {json.dumps(v)}" for k, v in d.items()) + f"\n{indent}}}"
+
+    top = {k: (one_per_line(v, "  ") if k in ("properties", "$defs") else json.dumps(v))
+           for k, v in schema.items()}
+    body = "{\n" + ",\n".join(f"  {json.dumps(k)}: {v}" for k, v in top.items()) + "\n}"
+    return f"{HEADER}export const SCHEMA = {body};\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vaekit.format.schema", description=__doc__.splitlines()[0])
+    parser = command_parser("python -m vaekit.format.schema", __doc__)
     parser.add_argument("out", help="the ES module to write (web/contract_schema.js)")
     args = parser.parse_args(argv)
     atomic_write_text(args.out, schema_module())

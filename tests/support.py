@@ -282,7 +282,7 @@ def tiny_student(checkpoint: Path, *, steps: int = 4, seed: int = 0, resume: boo
                    overwrite=overwrite, progress=False)
 
 
-#: the kinds of export contract every consumer is tested on (tests/*/test_contract_variants.py)
+#: the kinds of export contract every consumer is tested on (tests/format/test_contract_variants.py, tests/embed/test_contract_clients.py)
 CONTRACT_VARIANTS = ("plain", "conditional", "fitted-prior", "learned-prior", "fast-decoder", "fp16", "int8",
                      "ink-box", "centre-crop")
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"

@@ -17,6 +17,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 pytestmark = [
+    pytest.mark.slow,  # starts the demo server
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 pytestmark = [
+    pytest.mark.slow,  # starts the demo and drives Chromium
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]

@@ -7,6 +7,8 @@ import pytest
 from vaekit.demo.app import build_app, load_models
 from vaekit.demo.handlers import Handlers
 
+pytestmark = pytest.mark.slow  # exports a tiny model with a student
+
 
 @pytest.fixture(scope="module")
 def models(fast_ckpt, exported):

@@ -9,6 +9,8 @@ from vaekit.demo.handlers import DEFAULT_PRIOR, Handlers
 from vaekit.demo.models import wrap_models
 from vaekit.runtime import VAE
 
+pytestmark = pytest.mark.slow  # exports a tiny model per prior kind
+
 
 @pytest.fixture(scope="module")
 def handlers(priors_exported):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import shutil
 import threading
 
 import pytest
-from embed_support import CHROMIUM, CHROMIUM_ARGS, NPM_HINT, ORT_WEB, REPO
+from embed_support import CHROMIUM, CHROMIUM_ARGS, NPM_HINT, ORT_NODE, ORT_WEB, REPO
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -49,3 +50,14 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The ``node`` executable, with onnxruntime-node installed for ``examples/node``."""
+    found = shutil.which("node")
+    if found is None:
+        pytest.skip("node is not installed (the example needs Node.js >= 18)")
+    if not ORT_NODE.is_file():
+        pytest.skip(f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
+    return found

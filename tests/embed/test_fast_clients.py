@@ -9,7 +9,9 @@ import subprocess
 import numpy as np
 import onnxruntime as ort
 import pytest
-from embed_support import NPM_HINT, ORT_NODE, REPO
+from embed_support import REPO
+
+pytestmark = pytest.mark.slow  # drives Node and Chromium
 
 ARTIFACTS = REPO / "test-artifacts"
 EXAMPLE = REPO / "examples" / "node" / "decode.mjs"
@@ -70,16 +72,6 @@ def test_the_page_asks_for_a_student_where_the_export_has_none(browser, static_s
     assert "python -m vaekit.train.distill" in page.text_content("#status")
     page.close()
     shutil.rmtree(plain, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed (the example needs Node.js >= 18)")
-    if not ORT_NODE.is_file():
-        pytest.skip(f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
-    return found
 
 
 def test_node_decodes_with_the_fast_decoder(node, fast_ckpt, tmp_path):

@@ -27,6 +27,8 @@ import pytest
 from embed_support import NPM_HINT, ORT_NODE, REPO, shipped_exports
 from vaekit.format import CONTRACT_FILE
 
+pytestmark = pytest.mark.slow  # runs every client of the compatibility matrix
+
 ARTIFACTS = REPO / "test-artifacts"
 OLD_ORT_PYTHON = REPO / "build" / "ort-oldest" / "bin" / "python"
 OPENCV4_PYTHON = REPO / "build" / "opencv-4" / "bin" / "python"

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from embed_support import NPM_HINT, ORT_NODE, REPO, SHIPPED
+from embed_support import REPO, SHIPPED
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # runs Node
+
 EXAMPLE = REPO / "examples" / "node" / "decode.mjs"
-NODE = shutil.which("node")
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    if NODE is None:
-        pytest.skip("node is not installed (the example needs Node.js >= 18)")
-    if not ORT_NODE.is_file():
-        pytest.skip(f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
-    return NODE
 
 
 def run(node: str, *args: str) -> subprocess.CompletedProcess:

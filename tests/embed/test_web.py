@@ -14,6 +14,8 @@ import onnxruntime as ort
 import pytest
 from embed_support import REPO, SHIPPED
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 MODEL = SHIPPED / "mnist-z2" / "onnx"
 TOLERANCE = 1e-4
 ARTIFACTS = REPO / "test-artifacts"

@@ -16,6 +16,8 @@ from vaekit.export.onnx_checks import check_portable
 from vaekit.runtime import build_session
 from vaekit.train.student_folder import load_student
 
+pytestmark = pytest.mark.slow  # distils and exports tiny students
+
 
 def contract_of(ckpt):
     return json.loads((ckpt / "onnx" / "vaekit.json").read_text())

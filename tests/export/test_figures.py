@@ -18,6 +18,8 @@ from vaekit import format as fmt
 from vaekit.export import figures as F
 from vaekit.train import plots as P
 
+pytestmark = pytest.mark.slow  # renders every figure through the exported graphs
+
 ALL_2D = sorted([P.RECONSTRUCTIONS, P.INTERPOLATIONS, P.SAMPLES, P.LATENT_DISTRIBUTION,
                  P.LATENT_SPACE, P.LATENT_MANIFOLD])
 

@@ -13,6 +13,8 @@ from vaekit.train import HVAEConfig, build_model, load_model
 from vaekit.train.config import DataConfig, TrainConfig
 from vaekit.train.loop import train
 
+pytestmark = pytest.mark.slow  # trains and exports a tiny hierarchical model
+
 CONFIG = HVAEConfig(dim=8, latent_scales=(2, 2, 1), latent_channels=(2, 1, 1))
 
 

@@ -15,6 +15,8 @@ from vaekit.runtime.session import build_session
 from vaekit.train.prior_file import FittedPrior, load_fitted_prior, prior_path
 from vaekit.train.samplers import MixtureState
 
+pytestmark = pytest.mark.slow  # fits and exports priors of tiny models
+
 
 def contract(folder):
     return json.loads((folder / "vaekit.json").read_text())

@@ -19,6 +19,8 @@ from vaekit.train import (
     save_checkpoint,
 )
 
+pytestmark = pytest.mark.slow  # exports a tiny model of each variant
+
 
 def _checkpoint(folder, data_root, config):
     torch.manual_seed(0)
@@ -51,28 +53,26 @@ def coupled_rgb(tmp_path_factory):
     return folder, model
 
 
+def _exported(tmp_path_factory, data_root, config, **options):
+    """``(checkpoint folder, model)`` of ``config`` (seed 0), exported with ``options``."""
+    folder, model = _checkpoint(tmp_path_factory.mktemp(config.model_type) / "ckpt", data_root, config)
+    export_checkpoint(folder, progress=False, **options)
+    return folder, model
+
+
 @pytest.fixture(scope="module")
 def cvae(tmp_path_factory, data_root):
-    folder, model = _checkpoint(tmp_path_factory.mktemp("cvae") / "ckpt", data_root,
-                                CVAEConfig(dim=8, latent_dim=2, num_classes=10))
-    export_checkpoint(folder, int8=True, progress=False)
-    return folder, model
+    return _exported(tmp_path_factory, data_root, CVAEConfig(dim=8, latent_dim=2, num_classes=10), int8=True)
 
 
 @pytest.fixture(scope="module")
 def vamp(tmp_path_factory, data_root):
-    folder, model = _checkpoint(tmp_path_factory.mktemp("vamp") / "ckpt", data_root,
-                                VampConfig(dim=8, latent_dim=2, components=5))
-    export_checkpoint(folder, progress=False)
-    return folder, model
+    return _exported(tmp_path_factory, data_root, VampConfig(dim=8, latent_dim=2, components=5))
 
 
 @pytest.fixture(scope="module")
 def mog(tmp_path_factory, data_root):
-    folder, model = _checkpoint(tmp_path_factory.mktemp("mog") / "ckpt", data_root,
-                                MoGConfig(dim=8, latent_dim=2, gaussians=5))
-    export_checkpoint(folder, progress=False)
-    return folder, model
+    return _exported(tmp_path_factory, data_root, MoGConfig(dim=8, latent_dim=2, gaussians=5))
 
 
 def test_conditional_contract_names_the_label_input_and_classes(cvae):

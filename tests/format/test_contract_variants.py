@@ -2,7 +2,7 @@
 Triton writer each honour the classes, the prior, the precisions and the fast decoder that the
 typed :class:`~vaekit.format.Contract` of each shipped export says (a consumer that ignored
 ``prior`` or ``num_classes`` would fail here). The same exports drive Node and the browser page
-in ``tests/embed/test_contract_variants.py``. Also: every shipped ``vaekit.json`` round-trips
+in ``tests/embed/test_contract_clients.py``. Also: every shipped ``vaekit.json`` round-trips
 exactly, and the JavaScript clients' schema is the one the record generates."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pytest
 from support import CONTRACT_VARIANTS, shipped_contract_variants
 from vaekit.format import Contract
 from vaekit.format.schema import schema_module
+
+pytestmark = pytest.mark.slow  # loads every shipped model in each consumer
 
 REPO = Path(__file__).resolve().parents[2]
 VARIANTS = shipped_contract_variants()

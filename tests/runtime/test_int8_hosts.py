@@ -45,37 +45,31 @@ def exact_option(vae: VAE) -> str:
         return ""
 
 
-@pytest.mark.parametrize("kernel", [INT16_PAIRS, INT32, UNKNOWN])
-def test_a_current_export_runs_on_the_fast_kernels_everywhere(tiny_ckpt, monkeypatch, caplog, kernel):
+def load_int8(folder, monkeypatch, caplog, kernel, loads: int = 1) -> tuple[str, list[str]]:
+    """``(exact-kernel session option, warnings logged)`` of loading ``folder``'s int8 graphs
+    ``loads`` times on a host whose int8 kernel path is pretended to be ``kernel``."""
     pretend(monkeypatch, kernel)
     with caplog.at_level(logging.WARNING):
-        vae = VAE.load(tiny_ckpt, providers="cpu", precision="int8")
-    assert exact_option(vae) == "" and not caplog.records
+        vaes = [VAE.load(folder, providers="cpu", precision="int8") for _ in range(loads)]
+    return exact_option(vaes[0]), [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("kernel", [INT16_PAIRS, INT32, UNKNOWN])
+def test_a_current_export_runs_on_the_fast_kernels_everywhere(tiny_ckpt, monkeypatch, caplog, kernel):
+    assert load_int8(tiny_ckpt, monkeypatch, caplog, kernel) == ("", [])
 
 
 def test_an_older_export_on_a_cpu_without_vnni_runs_exact_and_says_how_to_fix_it(older_export, monkeypatch, caplog):
-    pretend(monkeypatch, INT16_PAIRS)
-    with caplog.at_level(logging.WARNING):
-        vae = VAE.load(older_export, providers="cpu", precision="int8")
-        VAE.load(older_export, providers="cpu", precision="int8")
-    assert exact_option(vae) == "1"
-    warnings = [r.getMessage() for r in caplog.records]
+    option, warnings = load_int8(older_export, monkeypatch, caplog, INT16_PAIRS, loads=2)
+    assert option == "1"
     assert len(warnings) == 1, "warned once, not per load"
     assert "no VNNI" in warnings[0] and "python -m vaekit.export CHECKPOINT --int8" in warnings[0]
 
 
-def test_an_older_export_where_the_kernels_are_exact_needs_nothing(older_export, monkeypatch, caplog):
-    pretend(monkeypatch, INT32)
-    with caplog.at_level(logging.WARNING):
-        vae = VAE.load(older_export, providers="cpu", precision="int8")
-    assert exact_option(vae) == "" and not caplog.records
-
-
-def test_an_older_export_on_a_cpu_that_cannot_be_read_runs_exact_quietly(older_export, monkeypatch, caplog):
-    pretend(monkeypatch, UNKNOWN)
-    with caplog.at_level(logging.WARNING):
-        vae = VAE.load(older_export, providers="cpu", precision="int8")
-    assert exact_option(vae) == "1" and not caplog.records
+@pytest.mark.parametrize("kernel, option", [(INT32, ""), (UNKNOWN, "1")],
+                         ids=["exact kernels: nothing to do", "unreadable CPU: exact, quietly"])
+def test_an_older_export_elsewhere_loads_without_a_word(older_export, monkeypatch, caplog, kernel, option):
+    assert load_int8(older_export, monkeypatch, caplog, kernel) == (option, [])
 
 
 def test_the_exact_kernels_give_the_same_images(older_export, tiny_ckpt, monkeypatch):

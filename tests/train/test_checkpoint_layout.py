@@ -23,6 +23,8 @@ from vaekit.train.checkpoint import clean_stale_files, load_resume
 from vaekit.train.config import DataConfig, TrainConfig
 from vaekit.train.runfolder import prepare_run
 
+pytestmark = pytest.mark.slow  # saves and kills checkpoints at every switch point
+
 TINY = VAEConfig(dim=8, latent_dim=2)
 FILES = ("model.safetensors", "config.json", "metrics.json", "metrics.csv", "resume.pt")
 #: every point of a save into a folder that already has the layout

@@ -84,6 +84,7 @@ def test_cli_rejects_unknown_or_invalid_flags(argv, capsys):
     assert err.value.code == 2
 
 
+@pytest.mark.slow  # a fresh Python process imports torch
 def test_cli_reports_a_missing_dataset_without_a_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "vaekit.train", "--data-root", str(tmp_path), "--out",
@@ -92,6 +93,7 @@ def test_cli_reports_a_missing_dataset_without_a_traceback(tmp_path):
     assert "MNIST not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a fresh Python process imports torch
 def test_evaluate_cli_prints_elbo_and_importance_bound_last(tiny_mnist_root, tmp_path):
     out = tmp_path / "run"
     train(TINY, _data(tiny_mnist_root), TrainConfig(out=str(out), epochs=1, max_steps=3),

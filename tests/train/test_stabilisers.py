@@ -10,6 +10,8 @@ from vaekit.train import VAE, HVAEConfig, VAEConfig, load_model
 from vaekit.train.config import DataConfig, TrainConfig
 from vaekit.train.loop import train
 
+pytestmark = pytest.mark.slow  # trains tiny models several times over
+
 TINY = VAEConfig(dim=8, latent_dim=2)
 
 

@@ -206,6 +206,7 @@ def test_cli_adds_each_variants_own_flags():
         parse(["--model", "vae", "--k", "7"])  # another variant's flag is an error
 
 
+@pytest.mark.slow  # trains each variant twice
 @pytest.mark.parametrize("name", ["iwae", "cvae", "vamp", "mog", "hvae"])
 def test_variant_trains_an_epoch_resumes_and_reloads(name, tiny_mnist_root, tmp_path):
     torch.set_num_threads(1)

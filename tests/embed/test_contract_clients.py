@@ -13,25 +13,17 @@ import subprocess
 
 import numpy as np
 import pytest
-from embed_support import NPM_HINT, ORT_NODE, REPO
+from embed_support import REPO
 from support import shipped_contract_variants
 from vaekit.format import PRECISIONS, Contract
 from vaekit.runtime import VAE
+
+pytestmark = pytest.mark.slow  # drives Node and Chromium
 
 EXAMPLE = REPO / "examples" / "node" / "decode.mjs"
 TOLERANCE = 1e-4  # onnxruntime-web/-node vs Python ORT on the same graph
 VARIANTS = list(shipped_contract_variants())
 LABEL = 3  # the class a conditional model is asked for
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed (the example needs Node.js >= 18)")
-    if not ORT_NODE.is_file():
-        pytest.skip(f"onnxruntime-node is not installed in examples/node/node_modules: {NPM_HINT}")
-    return found
 
 
 def run_node(node, folder, tmp_path, *args):
