@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from vaekit.format import NORMAL, ONNX_SUBFOLDER, graph_files, image_shape, latent_is_plottable
@@ -187,19 +188,36 @@ def open_codec(checkpoint: str | os.PathLike, *, backend: str = "auto", device: 
 # --------------------------------------------------------------------------- a checkpoint's figures
 
 
-@dataclass
+@dataclass(frozen=True)
 class FigureSettings:
-    """How many images each figure uses; the defaults make the README figures."""
+    """How many images each figure uses; the defaults make the README figures.
+
+    Every count is checked against :attr:`RANGES` when the settings are made, so a bad one is
+    a one-line error before any image is decoded.
+    """
 
     pairs: int = 32  # reconstructions: input/reconstruction pairs
     pairs_per_row: int = 8
-    interpolation_rows: int = 8
-    interpolation_steps: int = 8
-    sample_rows: int = 8
+    interpolation_rows: int = 8  # one row per pair of test images
+    interpolation_steps: int = 8  # images from A to B, both ends included
+    sample_rows: int = 8  # a conditional model draws one row per class instead
     sample_columns: int = 8
-    manifold_side: int = 20
-    max_hist_dims: int = 64
+    manifold_side: int = 20  # the 2-D latent sheet is side x side decoded images
+    max_hist_dims: int = 64  # latent histograms drawn at most
     seed: int = 0
+
+    #: each field's allowed values, both ends included
+    RANGES: ClassVar[dict[str, tuple[int, int]]] = {
+        "pairs": (1, 1024), "pairs_per_row": (1, 64), "interpolation_rows": (1, 64),
+        "interpolation_steps": (2, 64), "sample_rows": (1, 64), "sample_columns": (1, 64),
+        "manifold_side": (2, 64), "max_hist_dims": (1, 1024), "seed": (0, 2**32 - 1)}
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in self.RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"figure setting {name} must be a whole number in {low}..{high}, "
+                                 f"got {value!r}")
 
 
 @dataclass

@@ -98,3 +98,14 @@ def test_figures_decode_through_the_exported_graphs(tmp_path, tiny_ckpt):
     done = F.make_figures(tiny_ckpt, tmp_path / "figs", limit=16, progress=False)
     assert done.backend == "onnx" and sorted(done.paths) == ALL_2D
     assert png_size(done.paths[P.RECONSTRUCTIONS]) == P.grid_size(2, 16, 28, 28)
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"pairs": 0}, "pairs must be a whole number in 1..1024, got 0"),
+    ({"interpolation_steps": 1}, "interpolation_steps must be a whole number in 2..64, got 1"),
+    ({"sample_rows": 2.5}, "sample_rows must be a whole number in 1..64, got 2.5"),
+    ({"seed": -1}, "seed must be a whole number in 0..4294967295, got -1"),
+])
+def test_figure_settings_out_of_range_are_refused_before_any_decoding(change, problem):
+    with pytest.raises(ValueError, match=problem):
+        F.FigureSettings(**change)
