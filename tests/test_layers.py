@@ -120,7 +120,7 @@ def test_the_train_package_resolves_its_public_names_on_first_use():
         assert set(t.__all__) <= set(dir(t)), sorted(set(t.__all__) - set(dir(t)))
         from vaekit.train.checkpoint import load_model  # as `python -m vaekit.train.evaluate`
         MODELS = sys.modules["vaekit.train.registry"].MODELS  # loading a checkpoint knows them all
-        assert sorted(MODELS) == ["beta_vae", "cvae", "hvae", "iwae", "vae", "vamp"], sorted(MODELS)
+        assert sorted(MODELS) == ["beta_vae", "cvae", "hvae", "iwae", "mog", "vae", "vamp"], sorted(MODELS)
         import importlib
         for name in t.__all__:
             value = getattr(t, name)

@@ -14,6 +14,7 @@ from vaekit.demo.handlers import ANY_CLASS, Handlers
 from vaekit.demo.models import wrap_models
 from vaekit.demo.tabs import Context, header_view
 from vaekit.demo.widgets import PictureStore
+from vaekit.format import PriorRecord
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*no_silent_downcasting")
 
@@ -25,6 +26,7 @@ class StandIn:
     providers = ["CPUExecutionProvider"]
     priors = ("normal",)
     default_prior = "normal"
+    prior_record = PriorRecord()  # N(0, I)
 
     def __init__(self, **contract):
         self.metadata = {"channels": 1, "height": 28, "width": 28, "likelihood": "bernoulli",
