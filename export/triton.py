@@ -120,7 +120,12 @@ def write_triton_repo(export_dir: str | os.PathLike, repo: str | os.PathLike, *,
         texts["prior"] = (source, config_pbtxt(model_name(name, "prior"), model, declared,
                                                replace(config, precision="fp32"),
                                                heading=_heading(contract, "prior", "fp32")))
-    if contract.fast_decoder is not None:
+    fast = contract.fast_decoder
+    skipped = (fast.not_written or {}).get(config.precision) if fast is not None else None
+    if skipped:  # by design (e.g. int8): the other models are served, the fast one is not
+        print(f"note: {model_name(name, 'decoder_fast')} not written: the export has no "
+              f"{config.precision} fast decoder ({skipped})")
+    elif fast is not None:
         texts["decoder_fast"] = _fast_text(export_dir, name, contract, config)
     for graph in texts:  # replace only what a previous write made
         target = repo / model_name(name, graph)
