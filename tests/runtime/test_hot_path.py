@@ -129,3 +129,9 @@ def test_non_finite_outputs_are_caught_in_small_and_large_batches(vae, monkeypat
         monkeypatch.setattr(vae._decoder, "run", lambda feeds, output="numpy", out=out: [out])
         with pytest.raises(ValueError, match=r"decoder returned 1 non-finite pixel values"):
             vae.decode(np.zeros((n, vae.latent_dim), np.float32))
+
+
+def test_large_but_finite_outputs_pass_though_their_quick_sum_overflows(vae, monkeypatch):
+    big = np.full((2, *vae.image_shape), 1e30, np.float32)  # squares and sums overflow float32
+    monkeypatch.setattr(vae._decoder, "run", lambda feeds, output="numpy": [big])
+    assert vae.decode(np.zeros((2, vae.latent_dim), np.float32)) is big
