@@ -79,7 +79,7 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
     """One row per part and batch: medians, the paired ratio and the checks' cost."""
     from vaekit.format import graph_file
     from vaekit.runtime import VAE
-    from vaekit.runtime.inputs import check_decoded, coerce_images, coerce_latents
+    from vaekit.runtime.inputs import all_finite, check_decoded, coerce_images, coerce_latents
     from vaekit.runtime.session import build_session
 
     folder = REPO / "checkpoints" / name / "onnx"
@@ -97,8 +97,9 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
                     lambda x=x, out=out: check_decoded(out, coerce_latents(x, vae.latent_dim, 4096)[0]))
             else:
                 x = rng.random((batch, *vae.image_shape), dtype=np.float32)
+                mean = vae.encode(x)[0]
                 runtime, checks = (lambda x=x: vae.encode(x)), (
-                    lambda x=x: coerce_images(x, vae.image_shape, 4096))
+                    lambda x=x, mean=mean: (coerce_images(x, vae.image_shape, 4096), all_finite(mean)))
             feed = {name_in: np.ascontiguousarray(x, dtype=np.float32)}
             bare, ours = paired(lambda feed=feed: session.run(None, feed), runtime,
                                 seconds=seconds, rounds=rounds)
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [m for m in args.models if not (REPO / "checkpoints" / m / "onnx").is_dir()]
     if missing:
         p.error(f"no checkpoints/NAME/onnx for {missing}")
+    labelled = sorted(set(args.models) - set(shipped(args.models)))
+    if labelled:
+        p.error(f"{labelled} take a class label; the comparison covers the unconditional models")
     n_threads = args.threads or bench_threads()
     print(f"intra-op threads: {n_threads}; load average at start: "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -34,3 +34,9 @@ def test_overhead_refuses_a_model_that_does_not_ship(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--models", "no-such-model"])
     assert e.value.code == 2 and "no checkpoints/NAME/onnx for ['no-such-model']" in capsys.readouterr().err
+
+
+def test_overhead_refuses_a_conditional_model(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--models", "mnist-cvae"])
+    assert e.value.code == 2 and "['mnist-cvae'] take a class label" in capsys.readouterr().err
