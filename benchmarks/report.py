@@ -177,7 +177,44 @@ def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
                 parts.append(f"batch {batch}: not measured")
         ok = all(r <= 1.10 for r in ratios) if len(ratios) == 2 else None
         out.append(Target(ok, f"runtime decoder within 10% of OpenVINO's time (or faster), {model}: " + "; ".join(parts)))
+
+    # 6. What users call (vaekit.runtime) costs at most 5% more than the bare ort-all session.
+    out += overhead_targets(extras.get("overhead") or [], list(models))
     return out
+
+
+RUNTIME_OVERHEAD_LIMIT = 1.05  # runtime / ort-all, timed interleaved (benchmarks/overhead.py)
+
+
+def overhead_targets(measured: list[dict[str, Any]], models: list[str]) -> list[Target]:
+    """One target line per model: every part and batch of ``benchmarks.overhead`` within the limit."""
+    if not measured:
+        return [Target(None, "runtime within 5% of ort-all at every batch: not measured (no shipped "
+                             "checkpoint in this run; `python -m benchmarks.overhead` times it)")]
+    out = []
+    for model in [m for m in models if any(r["model"] == m for r in measured)]:
+        rs = [r for r in measured if r["model"] == model]
+        ok = all(r["ratio"] <= RUNTIME_OVERHEAD_LIMIT for r in rs)
+        detail = "; ".join(f"{r['part']} b{r['batch']} {r['ratio']:.3f}" for r in rs)
+        out.append(Target(ok, f"runtime within 5% of ort-all at every batch (runtime / ort-all, interleaved, "
+                              f"median of {min(r['rounds'] for r in rs)}+ rounds), {model}: {detail}"))
+    return out
+
+
+def overhead_section(measured: list[dict[str, Any]]) -> list[str]:
+    """The interleaved runtime vs ort-all table, and what the runtime adds."""
+    from .overhead import HEADER, line
+
+    if not measured:
+        return []
+    return ["", "## vaekit.runtime vs the bare ort-all session, interleaved", "",
+            ("The latency tables time each backend after the other, so on a shared machine their "
+             "`runtime` and `ort-all` columns differ by whatever the load did in between. Here both "
+             "run the same graph with the same session options and threads on the same input, in "
+             "alternation (`python -m benchmarks.overhead`); the ratio is the median over rounds. "
+             "What the runtime adds is its checks: one pass over the latents or images in, one sum "
+             "over the outputs (`checks us`, the fastest call), and no copy of either."), "",
+            *HEADER, *(line(r) for r in measured)]
 
 
 def _table(rs: list[Row], index: dict) -> list[str]:
@@ -255,6 +292,8 @@ def render(rs: list[Row], extras: dict[str, Any], *, plot_file: str | None = "la
 
         out += ["", "## Fast decoder (distilled) vs the model's decoder, ONNX Runtime CPU, interleaved", ""]
         out += table(extras["fast_decoder"])
+
+    out += overhead_section(extras.get("overhead") or [])
 
     out += ["", "## Models", ""]
     for name, info in models.items():

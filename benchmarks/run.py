@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vaekit.format import Contract, atomic_write_bytes, atomic_write_text
 
-    from . import fast_decoder, machine, report
+    from . import fast_decoder, machine, overhead, report
     from .models import graph_bytes
 
     n_threads = settings.threads
@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     print("      fast decoders (benchmarks/fast_decoder.py)", flush=True)
     extras["fast_decoder"] = {f.parent.name: fast_decoder.measure(f, threads=n_threads, runs=500)
                               for f in fast_decoder.fast_exports()}
+    print("      runtime vs ort-all, interleaved (benchmarks/overhead.py)", flush=True)
+    extras["overhead"] = overhead.measure(overhead.shipped(notes["models"]), notes["batches"],
+                                          threads=n_threads, seconds=1.0)
     print("      training throughput (benchmarks/train_throughput.py)", flush=True)
     extras["train_throughput"] = train_throughput(out)
     extras["gpu"] = gpu_results(out)

@@ -1,25 +1,42 @@
-"""benchmarks.overhead: the runtime's cost over a bare session, interleaved, one row per case."""
+"""benchmarks.overhead: the runtime's cost over the ort-all session, interleaved, one row per case."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from benchmarks.overhead import main
 
 
-def test_overhead_prints_session_runtime_and_checks_per_case(capsys):
-    assert main(["--models", "mnist-z2", "--batches", "2", "--repeats", "3"]) == 0
-    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| mnist-z2 |")]
+def test_overhead_prints_ort_all_runtime_their_ratio_and_the_checks_per_case(capsys):
+    assert main(["--models", "mnist-z2", "--batches", "2", "--repeats", "3", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "intra-op threads: 1" in out
+    rows = [r for r in out.splitlines() if r.startswith("| mnist-z2 |")]
     assert [r.split("|")[2].strip() for r in rows] == ["decoder", "encoder"]
     for row in rows:
-        session, runtime, checks = (float(c) for c in row.split("|")[4:7])
-        assert session > 0 and runtime > 0 and 0 < checks < runtime
-        assert re.search(r"[+-]\d+\.\d%", row.split("|")[7])
+        ort_all, runtime, ratio, checks_us, rounds = (float(c) for c in row.split("|")[4:9])
+        assert ort_all > 0 and runtime > 0 and ratio > 0 and rounds == 3
+        assert 0 < checks_us < 1000 * runtime  # the checks alone cost less than the whole call
+
+
+def test_paired_blocks_swap_their_order_every_round():
+    from benchmarks.overhead import paired
+
+    calls = []
+    a, b = paired(lambda: calls.append("a"), lambda: calls.append("b"), seconds=0, rounds=3)
+    assert len(a) == len(b) == 3  # one median per block
+    blocks = "".join(calls[6:])  # after the warm-up and calibration calls
+    size = blocks.index("b")
+    assert blocks == "a" * size + "b" * 2 * size + "a" * 2 * size + "b" * size
 
 
 def test_overhead_refuses_a_model_that_does_not_ship(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--models", "no-such-model"])
     assert e.value.code == 2 and "no checkpoints/NAME/onnx for ['no-such-model']" in capsys.readouterr().err
+
+
+def test_overhead_refuses_a_conditional_model(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--models", "mnist-cvae"])
+    assert e.value.code == 2 and "['mnist-cvae'] take a class label" in capsys.readouterr().err

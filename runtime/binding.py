@@ -45,6 +45,14 @@ def check_output(output: str) -> None:
                          f"session's device), got {output!r}")
 
 
+def _all_host(feeds: Mapping[str, Feed]) -> bool:
+    """Whether every feed is a numpy array (a plain loop: this runs on every call)."""
+    for value in feeds.values():
+        if not isinstance(value, np.ndarray):
+            return False
+    return True
+
+
 class _Slot:
     """Fixed input and output buffers for one set of input shapes, bound once."""
 
@@ -102,7 +110,10 @@ class GraphRunner:
     def run(self, feeds: Mapping[str, Feed], *, output: str = "numpy") -> list[Any]:
         """Run the graph on ``feeds`` (name -> numpy array or OrtValue)."""
         check_output(output)
-        host = all(isinstance(v, np.ndarray) for v in feeds.values())
+        host = _all_host(feeds)
+        if host and not self.io_binding:  # the CPU default: the caller's arrays go to ORT as they are
+            outs = self.session.run(self.output_names, feeds if type(feeds) is dict else dict(feeds))
+            return outs if output == "numpy" else [ort.OrtValue.ortvalue_from_numpy(o) for o in outs]
         if self.static_buffers and host:
             key = tuple((k, v.shape) for k, v in feeds.items())
             if key in self._slots or len(self._slots) < MAX_CUDA_GRAPHS:
@@ -112,9 +123,6 @@ class GraphRunner:
                 with self._lock:
                     return self._run_bound(feeds, output)
             return self._run_bound(feeds, output)
-        if host:
-            outs = self.session.run(None, dict(feeds))
-            return outs if output == "numpy" else [ort.OrtValue.ortvalue_from_numpy(o) for o in outs]
         values = {k: v if isinstance(v, ort.OrtValue) else ort.OrtValue.ortvalue_from_numpy(v)
                   for k, v in feeds.items()}
         outs = self.session.run_with_ort_values(None, values)

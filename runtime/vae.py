@@ -390,6 +390,8 @@ class VAE:
 
     def _feed(self, name: str, value: Any, labels: Any) -> dict[str, Any]:
         """``{name: value}`` plus the checked ``label`` input of a conditional model."""
+        if labels is None and not self.metadata.get("class_names"):  # the common case, on every call
+            return {name: value}
         n = value.shape()[0] if isinstance(value, ort.OrtValue) else len(value)
         return _with_label({name: value}, coerce_labels(labels, n, self.class_names))
 
