@@ -16,6 +16,7 @@ alone (no graph), in microseconds. Needs numpy and onnxruntime only.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -64,6 +65,16 @@ def paired(a: Callable[[], object], b: Callable[[], object], *, seconds: float,
     return times
 
 
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """A 95% confidence interval of the median of ``values``, free of any assumption on their
+    distribution: the order statistics ``n/2 -+ 0.98 sqrt(n)`` (the normal approximation of
+    the binomial; the whole range below 6 values)."""
+    x, n = sorted(values), len(values)
+    half = 0.98 * math.sqrt(n)
+    lo, hi = max(0, math.floor(n / 2 - half)), min(n - 1, math.ceil(n / 2 + half) - 1)
+    return x[lo], x[hi]
+
+
 def best_us(call: Callable[[], object], n: int = 200) -> float:
     """The fastest of ``n`` calls, in microseconds (what the call costs when nothing interrupts it)."""
     best = float("inf")
@@ -103,10 +114,12 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
             feed = {name_in: np.ascontiguousarray(x, dtype=np.float32)}
             bare, ours = paired(lambda feed=feed: session.run(None, feed), runtime,
                                 seconds=seconds, rounds=rounds)
+            ratios = [r / s for r, s in zip(ours, bare)]
+            low, high = median_interval(ratios)
             rows.append({
                 "model": name, "part": part, "batch": batch, "threads": threads, "rounds": len(bare),
                 "ort_all_ms": statistics.median(bare), "runtime_ms": statistics.median(ours),
-                "ratio": statistics.median(r / s for r, s in zip(ours, bare)),
+                "ratio": statistics.median(ratios), "ratio_low": low, "ratio_high": high,
                 "checks_us": best_us(checks), "load": os.getloadavg()[0],
             })
     return rows
@@ -114,10 +127,10 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
 
 def shipped(models) -> list[str]:
     """Those of ``models`` that ship an export in ``checkpoints/NAME/onnx`` and take no label."""
-    from vaekit.runtime.contract import read_contract
+    from vaekit.format import Contract
 
     folders = [(m, REPO / "checkpoints" / m / "onnx") for m in models]
-    return [m for m, f in folders if f.is_dir() and not read_contract(f).get("class_names")]
+    return [m for m, f in folders if f.is_dir() and not Contract.load(f).conditional]
 
 
 def measure(models: list[str], batches: list[int], *, threads: int, seconds: float = 3.0,
@@ -132,13 +145,18 @@ def measure(models: list[str], batches: list[int], *, threads: int, seconds: flo
     return rows
 
 
-HEADER = ["| model | part | batch | ort-all ms | runtime ms | runtime / ort-all | checks us | rounds | load |",
-          "|:---|:---|---:|---:|---:|---:|---:|---:|---:|"]
+HEADER = ["| model | part | batch | ort-all ms | runtime ms | runtime / ort-all | 95% interval | checks us | rounds | load |",
+          "|:---|:---|---:|---:|---:|---:|:---|---:|---:|---:|"]
 
 
 def line(r: dict) -> str:
     return (f"| {r['model']} | {r['part']} | {r['batch']} | {r['ort_all_ms']:.3g} | {r['runtime_ms']:.3g} | "
-            f"{r['ratio']:.3f} | {r['checks_us']:.3g} | {r['rounds']} | {r['load']:.1f} |")
+            f"{r['ratio']:.3f} | {_interval(r)} | {r['checks_us']:.3g} | {r['rounds']} | {r['load']:.1f} |")
+
+
+def _interval(r: dict) -> str:
+    """The ratio's 95% interval (rows measured before it was recorded have none)."""
+    return f"{r['ratio_low']:.3f}-{r['ratio_high']:.3f}" if "ratio_low" in r else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

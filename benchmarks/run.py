@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                               for f in fast_decoder.fast_exports()}
     print("      runtime vs ort-all, interleaved (benchmarks/overhead.py)", flush=True)
     extras["overhead"] = overhead.measure(overhead.shipped(notes["models"]), notes["batches"],
-                                          threads=n_threads, seconds=1.0)
+                                          threads=n_threads, seconds=3.0)
     print("      training throughput (benchmarks/train_throughput.py)", flush=True)
     extras["train_throughput"] = train_throughput(out)
     extras["gpu"] = gpu_results(out)

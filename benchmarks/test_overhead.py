@@ -14,8 +14,10 @@ def test_overhead_prints_ort_all_runtime_their_ratio_and_the_checks_per_case(cap
     rows = [r for r in out.splitlines() if r.startswith("| mnist-z2 |")]
     assert [r.split("|")[2].strip() for r in rows] == ["decoder", "encoder"]
     for row in rows:
-        ort_all, runtime, ratio, checks_us, rounds = (float(c) for c in row.split("|")[4:9])
-        assert ort_all > 0 and runtime > 0 and ratio > 0 and rounds == 3
+        cells = [c.strip() for c in row.split("|")[4:10]]
+        ort_all, runtime, ratio, checks_us, rounds = (float(c) for c in cells[:3] + cells[4:6])
+        low, high = (float(v) for v in cells[3].split("-"))
+        assert ort_all > 0 and runtime > 0 and low <= ratio <= high and rounds == 3
         assert 0 < checks_us < 1000 * runtime  # the checks alone cost less than the whole call
 
 
@@ -40,3 +42,12 @@ def test_overhead_refuses_a_conditional_model(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--models", "mnist-cvae"])
     assert e.value.code == 2 and "['mnist-cvae'] take a class label" in capsys.readouterr().err
+
+
+def test_the_median_interval_is_the_order_statistics_around_the_middle():
+    from benchmarks.overhead import median_interval
+
+    assert median_interval([3.0, 1.0, 2.0]) == (1.0, 3.0)  # few values: the whole range
+    values = [float(v) for v in range(100)]
+    low, high = median_interval(values)
+    assert (low, high) == (40.0, 59.0)  # 50 -+ 0.98 * 10, as order statistics
