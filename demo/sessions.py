@@ -4,7 +4,7 @@ For every session that sends a request, Gradio's queue keeps a message queue
 (``pending_messages_per_session``, ~3.4 kB: an ``asyncio.Queue`` with its deques) and a set
 of pending event ids (``pending_event_ids_session``, ~0.35 kB); it empties both when the
 result is delivered but never drops them. The message queues are capped at 2,000 sessions,
-the id sets not at all, so memory grew by ~4 kB of Python objects (~6-7 MB of resident memory
+the id sets not at all, so memory grew by ~4 kB of Python objects (4-8 MB of resident memory
 per 1,000 sessions) however few sessions the app keeps state for, and each ``/call`` result
 fetch scanned every id set ever made. Each event also leaves a record for the monitoring
 dashboard (``event_analytics``, up to 10,000) and has pandas summarise all of them, though
@@ -50,7 +50,7 @@ def release_free_memory() -> bool:
     """Hand the pages that freed memory leaves in the C heap back to the system; returns
     whether it could (glibc only). Without it the heap of a long-running server keeps the
     high-water mark of every thread's transient buffers (pictures, PNG encoding, JSON), and
-    its resident memory creeps up ~1.5-4 MB per 1,000 requests though nothing is alive."""
+    its resident memory creeps up ~1.5-3 MB per 1,000 requests though the memory in use stays flat."""
     trim = malloc_trim()
     if trim is None:
         return False
