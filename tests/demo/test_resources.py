@@ -27,7 +27,7 @@ WARMUP = 1000  # new sessions before the first reading: far past the cap
 MEASURED = 2000  # new sessions between the two readings
 SESSIONS = 64  # far fewer than the requests: the state of older sessions is dropped
 # per 1,000 new sessions past the cap. The aim is 2 MB: one 2,000-session window measured
-# 0.5-2.2 MB (about 1.2 on average, a busy 2-core machine), as one-off steps of ~2 MB (the
+# 0.5-2.2 MB (about 1.3 on average, a busy 2-core machine), as one-off steps of ~2 MB (the
 # interpreter's table of interned strings doubling, a new heap arena) land in some windows and
 # not others; 3.8-5.7 MB while Gradio's queue kept every session's records
 MAX_GROWTH_MB = 3.0
