@@ -9,7 +9,8 @@ over sets that request threads add to), and
 the per-visitor state Gradio keeps (each session's copy of the page's component values) is
 held for the :data:`SESSIONS` most recent sessions only; an older session's next request
 starts from the page's defaults, which is all the demo's handlers need (every input comes
-with the request).
+with the request). What Gradio's queue keeps per session is forgotten once nothing is
+pending (:class:`~vaekit.demo.sessions.QueueUpkeep`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import gradio as gr
 from vaekit.format import Contract
 
 from .reading import MAX_FILE_BYTES
+from .sessions import QueueUpkeep
 from .widgets import STORE_FOLDER
 
 log = logging.getLogger("vaekit.demo")
@@ -60,6 +62,8 @@ def launch(
     if concurrency < 1 or sessions < 1:
         raise ValueError(f"concurrency and sessions must be >= 1, got {concurrency} and {sessions}")
     app.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+    upkeep = QueueUpkeep(app)  # the queue's records of finished sessions, forgotten
+    upkeep.quiet_analytics()
     served = app.launch(
         server_name=host,
         server_port=port,
@@ -78,6 +82,7 @@ def launch(
         enable_monitoring=False,
         mcp_server=False,
         run_history=False,
+        app_kwargs={"lifespan": upkeep.lifespan},
     )
     if app.delete_cache:
         CacheSweeper(app, every=app.delete_cache[0], age=app.delete_cache[1],
