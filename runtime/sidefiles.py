@@ -11,13 +11,11 @@ numpy only.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -108,14 +106,3 @@ def check_npz(path: str | os.PathLike, *, fix: str = REEXPORT) -> None:
         raise damaged(path, "it holds a single array, not named arrays (.npz)", fix)
     read_npz(path, {name: Array("biufcUSV", 0, optional=True) for name in names}, fix=fix, ranks=False)
 
-
-def read_json_object(path: str | os.PathLike, *, fix: str = REEXPORT) -> dict[str, Any]:
-    """A JSON file that must hold an object; any damage is a :class:`SideFileError`."""
-    path = Path(path)
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise damaged(path, f"not readable JSON ({type(e).__name__}: {str(e)[:120]})", fix) from None
-    if not isinstance(value, dict):
-        raise damaged(path, f"it holds {type(value).__name__}, not a JSON object", fix)
-    return value

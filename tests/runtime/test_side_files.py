@@ -5,7 +5,6 @@ zlib traceback, whatever the damage."""
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from vaekit.runtime import VAE
-from vaekit.runtime.sidefiles import Array, SideFileError, read_json_object, read_npz
+from vaekit.runtime.sidefiles import Array, SideFileError, read_npz
 
 
 @pytest.fixture
@@ -97,18 +96,6 @@ def test_the_reader_checks_every_array_it_is_asked_for(arrays, message, tmp_path
     path.write_bytes(npz_bytes(**arrays))
     with pytest.raises(SideFileError, match=f"prior.npz is damaged: {message}.*; re-export with"):
         read_npz(path, PRIOR)
-
-
-@pytest.mark.parametrize("content, message", [
-    (b"{not json", r"not readable JSON \(JSONDecodeError"),
-    (b"\xff\xfe\x00garbage", r"not readable JSON \(UnicodeDecodeError"),
-    (json.dumps([1, 2]).encode(), r"it holds list, not a JSON object"),
-])
-def test_a_damaged_json_side_file_is_one_line(content, message, tmp_path):
-    path = tmp_path / "side.json"
-    path.write_bytes(content)
-    with pytest.raises(SideFileError, match=f"side.json is damaged: {message}"):
-        read_json_object(path)
 
 
 def test_any_npz_can_be_checked_whatever_its_keys(tmp_path):
