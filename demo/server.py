@@ -15,6 +15,7 @@ pending (:class:`~vaekit.demo.sessions.QueueUpkeep`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -64,6 +65,16 @@ def launch(
     app.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
     upkeep = QueueUpkeep(app)  # the queue's records of finished sessions, forgotten
     upkeep.quiet_analytics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(fastapi_app):
+        # the page is mounted as the server starts, before it accepts a connection: mounted
+        # after launch() returns, a client that saw /config answer could still get a 404 at /web
+        if web_dir is not None:
+            mount_web(fastapi_app, Path(web_dir), web_models)
+        async with upkeep.lifespan(fastapi_app):
+            yield
+
     served = app.launch(
         server_name=host,
         server_port=port,
@@ -82,13 +93,11 @@ def launch(
         enable_monitoring=False,
         mcp_server=False,
         run_history=False,
-        app_kwargs={"lifespan": upkeep.lifespan},
+        app_kwargs={"lifespan": lifespan},
     )
     if app.delete_cache:
         CacheSweeper(app, every=app.delete_cache[0], age=app.delete_cache[1],
                      folders=[Path(app.GRADIO_CACHE) / STORE_FOLDER]).start()
-    if web_dir is not None:
-        mount_web(served[0], Path(web_dir), web_models)
     if not prevent_thread_lock:
         app.block_thread()
     return served

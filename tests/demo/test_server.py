@@ -1,11 +1,15 @@
-"""The server's pieces without a server: the cache sweeper and the /web mount."""
+"""The server's pieces: the cache sweeper and the /web mount, alone and in a started server."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+import urllib.error
+import urllib.request
 from types import SimpleNamespace
 
+import pytest
 from vaekit.demo.server import CacheSweeper, mount_web
 
 
@@ -68,3 +72,51 @@ def test_the_page_gets_the_list_of_models_with_their_precisions(tmp_path):
     assert listed["mnist-z2"]["url"] == "/web/models/mnist-z2/" and listed["mnist-z2"]["latent_dim"] == 2
     contract = json.loads((models["mnist-z2"] / "vaekit.json").read_text())
     assert TestClient(app).get("/web/models/mnist-z2/vaekit.json").json() == contract
+
+
+@pytest.mark.slow
+def test_the_page_is_there_as_soon_as_the_server_answers(tmp_path, monkeypatch, free_port_number):
+    """A client that polls the server until /config answers (CI's runtime-only check, a
+    supervisor's health probe) must then find /web: the page is mounted before the server
+    listens, not after launch() returns. A slow mount makes the old race certain."""
+    import gradio as gr
+    from vaekit.demo import server
+
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<html>vaekit web</html>")
+    real_mount = server.mount_web
+
+    def slow_mount(*args, **kwargs):
+        time.sleep(1.0)
+        return real_mount(*args, **kwargs)
+
+    monkeypatch.setattr(server, "mount_web", slow_mount)
+    port = free_port_number()
+    seen: list[int] = []
+
+    def poll():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2).close()
+            except OSError:
+                time.sleep(0.02)
+                continue
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/", timeout=5) as r:
+                    seen.append(r.status)
+            except urllib.error.HTTPError as e:
+                seen.append(e.code)
+            return
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    with gr.Blocks() as app:
+        gr.Markdown("page")
+    try:
+        server.launch(app, port=port, prevent_thread_lock=True, quiet=True, web_dir=web)
+        poller.join(timeout=60)
+    finally:
+        app.close()
+    assert seen == [200], f"/web answered {seen} right after /config did"
