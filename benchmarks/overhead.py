@@ -4,10 +4,15 @@ machine cannot fake it.
     python -m benchmarks.overhead [--models mnist-z2 celeba64] [--batches 1 8 64] [--seconds 3]
 
 For each shipped model, graph and batch size, two calls take turns on the same input:
-``ort-all`` (the fp32 graph in a session from ``build_session``, optimisation level all, fed a
-prepared dict: exactly the benchmark backend of that name) and ``runtime`` (``VAE.decode`` /
-``VAE.encode`` on the same array, as the ``runtime`` backend calls them). Both get the same
-intra-op threads (default all cores, as in ``make bench``). Each
+``ort-all`` (``session.run(None, feed)`` on a prepared dict: the call of the benchmark
+backend of that name) and ``runtime`` (``VAE.decode`` / ``VAE.encode`` on the same array, as
+the ``runtime`` backend calls them). Both go through one session, the runtime's own
+(``VAE.sessions``), which is built as ``ort-all``'s is (``build_session``, optimisation level
+all, the same intra-op threads: checked), so what differs is only what the runtime does
+around ``session.run``. Two sessions of one graph would add their own difference: each has
+its thread pool and memory arena, and two identical ones were seen to differ by 1-2%, as
+much as the runtime's checks cost. Intra-op threads default to all cores, as in
+``make bench``. Each
 round times a short block of each (warm, as in a benchmark loop), the order of the blocks
 swapped every round, so a busy spell of the machine falls on both alike; the ratio is the
 median over rounds of runtime / ort-all. ``checks`` is the runtime's input and output checks
@@ -97,7 +102,9 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
     vae = VAE.load(folder, providers="cpu", threads=threads, max_batch=4096)
     rows = []
     for part in ("decoder", "encoder"):
-        session = build_session(folder / graph_file(part), threads=threads, optimization="all")
+        session = vae.sessions[part]
+        same_as_ort_all(session, build_session(folder / graph_file(part), threads=threads,
+                                               optimization="all"))
         name_in = session.get_inputs()[0].name
         for batch in batches:
             rng = np.random.default_rng(batch)  # the latency benchmark's inputs
@@ -123,6 +130,19 @@ def model_cases(name: str, batches: list[int], threads: int, *, seconds: float,
                 "checks_us": best_us(checks), "load": os.getloadavg()[0],
             })
     return rows
+
+
+def same_as_ort_all(session, ort_all) -> None:
+    """Refuse to compare when the runtime's session is not built as the ort-all backend's is."""
+    mine, theirs = session.get_session_options(), ort_all.get_session_options()
+    for key in ("graph_optimization_level", "intra_op_num_threads", "inter_op_num_threads",
+                "execution_mode"):
+        if getattr(mine, key) != getattr(theirs, key):
+            raise RuntimeError(f"the runtime's session has {key}={getattr(mine, key)} where ort-all "
+                               f"has {getattr(theirs, key)}: the comparison would time two settings")
+    if session.get_providers() != ort_all.get_providers():
+        raise RuntimeError(f"the runtime's session runs on {session.get_providers()}, ort-all on "
+                           f"{ort_all.get_providers()}")
 
 
 def shipped(models) -> list[str]:

@@ -220,8 +220,9 @@ def overhead_section(measured: list[dict[str, Any]]) -> list[str]:
     return ["", "## vaekit.runtime vs the bare ort-all session, interleaved", "",
             ("The latency tables time each backend after the other, so on a shared machine their "
              "`runtime` and `ort-all` columns differ by whatever the load did in between. Here both "
-             "run the same graph with the same session options and threads on the same input, in "
-             "alternation (`python -m benchmarks.overhead`); the ratio is the median over rounds, with "
+             "calls go through one session (the runtime's own, built with ort-all's options and "
+             "threads) on the same input, in alternation (`python -m benchmarks.overhead`), so the "
+             "ratio is what the runtime does around `session.run`; the ratio is the median over rounds, with "
              "a 95% interval of that median that assumes nothing about the timings' distribution: "
              "a target case passes when all of its interval is at most 1.05, fails when all of it "
              "is above, and is N/A (not resolvable on this machine) when the interval straddles it. "

@@ -51,3 +51,19 @@ def test_the_median_interval_is_the_order_statistics_around_the_middle():
     values = [float(v) for v in range(100)]
     low, high = median_interval(values)
     assert (low, high) == (40.0, 59.0)  # 50 -+ 0.98 * 10, as order statistics
+
+
+def test_the_comparison_refuses_sessions_built_differently():
+    """Both calls must time one configuration: a session with other threads or another
+    optimisation level than ort-all's is refused, naming the setting."""
+    from vaekit.runtime.session import build_session
+
+    from benchmarks.overhead import REPO, same_as_ort_all
+
+    graph = REPO / "checkpoints" / "mnist-z2" / "onnx" / "decoder.onnx"
+    ort_all = build_session(graph, threads=1, optimization="all")
+    same_as_ort_all(build_session(graph, threads=1, optimization="all"), ort_all)
+    with pytest.raises(RuntimeError, match="intra_op_num_threads=2 where ort-all has 1"):
+        same_as_ort_all(build_session(graph, threads=2, optimization="all"), ort_all)
+    with pytest.raises(RuntimeError, match="graph_optimization_level"):
+        same_as_ort_all(build_session(graph, threads=1, optimization="basic"), ort_all)

@@ -160,7 +160,7 @@ def in_unit_range(x: np.ndarray) -> bool:
     """True when every value of a C-contiguous float32 array is in [0, 1] (so none is NaN or
     inf): one integer max over its bits. False is not a verdict (-0.0 is in range but has
     its sign bit set): the caller then checks the values."""
-    return bool(np.maximum.reduce(x.view(np.uint32), axis=None) <= ONE_BITS)
+    return int(np.maximum.reduce(x.view(np.uint32), axis=None)) <= ONE_BITS  # int: no numpy compare
 
 
 def shape_problem(shape: tuple[int, ...], image_shape: tuple[int, int, int]) -> str:

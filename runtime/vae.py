@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -257,6 +258,13 @@ class VAE:
     io_binding = _runner_fact("io_binding", "Whether runs bind their inputs and outputs (bool).")
     cuda_graph = _runner_fact("cuda_graph", "Whether decode/encode replay captured CUDA graphs "
                               "(CudaOptions(cuda_graph=True) on CUDA): bool.")
+
+    @property
+    def sessions(self) -> Mapping[str, ort.InferenceSession]:
+        """The onnxruntime sessions behind :meth:`encode` and :meth:`decode` (``"encoder"``,
+        ``"decoder"``; read-only): for profiling, or calls of your own that need none of the
+        checks, e.g. ``vae.sessions["decoder"].run(None, {"z": z})``."""
+        return MappingProxyType({"encoder": self._encoder.session, "decoder": self._decoder.session})
 
     @property
     def parity_tolerance(self) -> float:

@@ -93,6 +93,18 @@ def test_the_runtime_session_is_built_like_a_bare_ort_all_session(vae, tiny_ckpt
     assert not vae.io_binding and not vae.cuda_graph
 
 
+def test_the_sessions_behind_encode_and_decode_are_public_and_read_only(vae):
+    """``VAE.sessions``: the sessions a profiler or a caller's own run uses, the very ones
+    behind encode/decode (same results, no checks around them)."""
+    assert set(vae.sessions) == {"encoder", "decoder"}
+    z = np.random.default_rng(4).standard_normal((2, vae.latent_dim), dtype=np.float32)
+    np.testing.assert_array_equal(vae.sessions["decoder"].run(None, {"z": z})[0], vae.decode(z))
+    x = np.random.default_rng(5).random((2, *vae.image_shape), dtype=np.float32)
+    np.testing.assert_array_equal(vae.sessions["encoder"].run(None, {"image": x})[0], vae.encode(x)[0])
+    with pytest.raises(TypeError):
+        vae.sessions["decoder"] = None
+
+
 @pytest.mark.parametrize("batch", [1, SMALL // 2 + 1])  # one dot product; a min and a max
 def test_latent_checks_accept_the_bound_and_refuse_just_past_it(vae, batch):
     z = np.zeros((batch, vae.latent_dim), np.float32)
