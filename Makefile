@@ -120,8 +120,13 @@ demo: demo-setup
 	done
 	$(DEMO_PY) -m vaekit.demo $(DEMO_ARGS)
 
+# The unconditional shipped models, as in the committed report: every shipped checkpoint plus
+# the fresh RGB config would not fit the run's 14-minute budget on 2 cores (the cases past it
+# are skipped and listed). `make bench BENCH_MODELS=mnist-vamp,mnist-z2` picks others.
+BENCH_MODELS ?= celeba64,mnist-z2,mnist-z32,fashion-mnist-z16
+
 bench: setup
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run --models $(BENCH_MODELS)
 
 clean:
 	rm -rf build *.egg-info .pytest_cache test-artifacts

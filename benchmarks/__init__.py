@@ -1,4 +1,4 @@
-"""Benchmarks of the exported VAE graphs against PyTorch (issue "Benchmarks").
+"""Benchmarks of the exported VAE graphs: ONNX Runtime, vaekit.runtime, OpenVINO and PyTorch.
 
 ``python -m benchmarks.run`` (``make bench``) measures every model x part x backend x batch
 and writes ``benchmarks/results/`` (pytest-benchmark JSON, ``REPORT.md``, a log-log plot).

@@ -1,7 +1,7 @@
 """Turn a pytest-benchmark JSON and the run's extra measurements into REPORT.md and a plot.
 
 Pure functions of their inputs (no timing here): :func:`rows` reads the benchmark JSON,
-:func:`targets` checks the issue's targets, :func:`render` writes the markdown and
+:func:`targets` checks the report's targets, :func:`render` writes the markdown and
 :func:`plot` the log-log latency figure.
 """
 
@@ -97,7 +97,7 @@ def _ms(seconds: float) -> str:
 
 
 def targets(rs: list[Row], extras: dict[str, Any]) -> list[Target]:
-    """The four targets of the issue, each judged on this run's numbers."""
+    """The targets, each judged on this run's numbers."""
     index = _index(rs)
     models = extras.get("notes", {}).get("models", {})
     out: list[Target] = []

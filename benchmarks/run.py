@@ -7,7 +7,7 @@ What ``make bench`` runs. In one run, on this machine:
    saved for it as JSON): every model x part x backend x batch, written to ``DIR/benchmark.json``;
 3. measures the sgemm peak again, cold start and peak RSS (runtime-only vs PyTorch
    process), graph file sizes and the int8 / fp16 decoders' PSNR against fp32;
-4. writes ``DIR/extras.json``, ``DIR/REPORT.md`` (tables and the issue's targets as
+4. writes ``DIR/extras.json``, ``DIR/REPORT.md`` (tables and the targets as
    PASS/FAIL lines) and ``DIR/latency.png``; every file atomically.
 """
 
