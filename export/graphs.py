@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from .errors import ExportError
 from .onnx_checks import check_portable, make_portable
 
+log = logging.getLogger("vaekit.export")
+
 OPSET = 18
 
 
@@ -160,6 +162,31 @@ def _quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
+def prepare_for_quantization(pre_process, plain: Path, prepared: Path, tmp: Path) -> None:
+    """onnxruntime's ``quant_pre_process`` of ``plain`` into ``prepared``, run from ``tmp``
+    (its symbolic shape inference writes ``sym_shape_infer_temp.onnx`` and its weights into
+    the working directory when it gives up). Where that inference gives up (a graph with
+    data-dependent shapes, e.g. a hierarchical model's top-down path), ONNX's own shape
+    inference, which the quantiser needs, is used alone; a graph neither can prepare is
+    refused with :class:`ExportError`."""
+    with contextlib.chdir(tmp):
+        try:
+            pre_process(str(plain), str(prepared))
+            return
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises a bare Exception here
+            if "symbolic shape inference" not in str(e).lower():
+                raise ExportError(f"onnxruntime could not prepare {plain.name} for int8 "
+                                  f"quantisation ({type(e).__name__}: {str(e)[:200]}); export "
+                                  f"without --int8") from e
+            log.info("symbolic shape inference gave up on the graph (%s); using ONNX shape "
+                     "inference alone", e)
+        try:
+            pre_process(str(plain), str(prepared), skip_symbolic_shape=True)
+        except Exception as e:  # noqa: BLE001 - onnxruntime's and onnx's own error types
+            raise ExportError(f"onnxruntime could not prepare the graph for int8 quantisation "
+                              f"({type(e).__name__}: {str(e)[:200]}); export without --int8") from e
+
+
 def quantize_int8(
     src: Path, dst: Path, *, input_name: str,
     calibration: Sequence[np.ndarray | Mapping[str, np.ndarray]], props: dict[str, str], doc: str,
@@ -208,7 +235,7 @@ def quantize_int8(
         del model.graph.value_info[:]
         plain, prepared, quantized = (Path(tmp) / n for n in ("plain.onnx", "pre.onnx", "q.onnx"))
         onnx.save_model(model, str(plain))
-        quant_pre_process(str(plain), str(prepared))
+        prepare_for_quantization(quant_pre_process, plain, prepared, Path(tmp))
         gemms = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in INT8_OPS]
         with contextlib.redirect_stdout(io.StringIO()):  # the percentile calibrator prints progress
             quantize_static(
