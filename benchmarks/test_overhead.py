@@ -56,11 +56,12 @@ def test_the_median_interval_is_the_order_statistics_around_the_middle():
 def test_the_comparison_refuses_sessions_built_differently():
     """Both calls must time one configuration: a session with other threads or another
     optimisation level than ort-all's is refused, naming the setting."""
+    from vaekit.format import graph_file
     from vaekit.runtime.session import build_session
 
     from benchmarks.overhead import REPO, same_as_ort_all
 
-    graph = REPO / "checkpoints" / "mnist-z2" / "onnx" / "decoder.onnx"
+    graph = REPO / "checkpoints" / "mnist-z2" / "onnx" / graph_file("decoder")
     ort_all = build_session(graph, threads=1, optimization="all")
     same_as_ort_all(build_session(graph, threads=1, optimization="all"), ort_all)
     with pytest.raises(RuntimeError, match="intra_op_num_threads=2 where ort-all has 1"):
