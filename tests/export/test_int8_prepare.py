@@ -59,3 +59,24 @@ def test_another_failure_is_refused_without_a_second_try(graph):
     with pytest.raises(ExportError, match=r"could not prepare plain.onnx .*protobuf parsing failed.*without --int8"):
         prepare_for_quantization(pre, plain, prepared, work)
     assert len(pre.calls) == 1
+
+
+def test_the_layers_that_write_the_outputs_are_found_on_every_path_back():
+    """Kept float in int8 graphs: the first conv or linear layer on each path back from an
+    output. A plain graph has one; a graph with a head per output group has one per head,
+    however many float ops (Split, Exp, Concat) lie between."""
+    from onnx import TensorProto, helper
+    from vaekit.export.graphs import output_heads
+
+    def node(op, ins, outs):
+        return helper.make_node(op, ins, outs, name=outs[0])
+
+    nodes = [node("Conv", ["x", "w"], ["trunk"]), node("Relu", ["trunk"], ["h"]),
+             node("Conv", ["h", "w"], ["head_a"]), node("Conv", ["h", "w"], ["head_b"]),
+             node("Exp", ["head_b"], ["scale"]), node("Mul", ["head_a", "scale"], ["group"]),
+             node("Concat", ["group", "head_b"], ["out"]),
+             node("Gemm", ["h", "w"], ["other"]), node("Sigmoid", ["other"], ["out2"])]
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, None)],
+                              [value("out", TensorProto.FLOAT, None), value("out2", TensorProto.FLOAT, None)])
+    assert output_heads(graph) == ["head_a", "head_b", "other"]  # never "trunk": behind a head
