@@ -172,6 +172,11 @@ def summary(contract: dict, out: Path) -> str:
             lines.append(f"  {v[graph]['file']:<20} {v[graph]['bytes'] / 1024:9.1f} KiB")
         if v.get("runs_on_cpu"):
             lines.append(f"    {precision}: decoder PSNR vs fp32 {v['decoder_psnr_db_vs_fp32']:.1f} dB")
+            encoder = (v.get("parity_vs_torch_fp32") or {}).get("encoder")
+            if encoder:  # what reconstructions and the latent explorer read
+                worst = {o: max(per_b[o] for per_b in encoder.values()) for o in next(iter(encoder.values()))}
+                lines.append(f"    {precision}: encoder max |{precision} - torch fp32| "
+                             + ", ".join(f"{o} {d:.3g}" for o, d in worst.items()) + " (batch 1/7/64)")
         else:
             lines.append(f"    {precision}: {v.get('note')}")
         if v.get("kernel_paths"):

@@ -102,6 +102,10 @@ def test_the_export_summary_prints_each_kernel_path(tiny_ckpt):
     line = next(ln for ln in text.splitlines() if "int8 per kernel path (dB): " in ln)
     assert all(f"{path} " in line for path in ("int32", "int16-pairs", "host"))
     assert "largest uint8 x int8 pair sum" in text and ": None" not in text
+    # the encoder's error too: reconstructions and the latent explorer read its means
+    contract = json.loads((tiny_ckpt / "onnx" / "vaekit.json").read_text())
+    worst = max(b["mean"] for b in contract["variants"]["int8"]["parity_vs_torch_fp32"]["encoder"].values())
+    assert "int8: encoder max |int8 - torch fp32| logvar " in text and f"mean {worst:.3g} (batch 1/7/64)" in text
 
 
 @pytest.mark.parametrize("graph", ["encoder", "decoder"])
