@@ -80,3 +80,24 @@ def test_the_layers_that_write_the_outputs_are_found_on_every_path_back():
     graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, None)],
                               [value("out", TensorProto.FLOAT, None), value("out2", TensorProto.FLOAT, None)])
     assert output_heads(graph) == ["head_a", "head_b", "other"]  # never "trunk": behind a head
+
+
+def test_a_layer_that_takes_a_concat_stays_float_with_the_heads():
+    """A Concat joins tensors of different scales; one uint8 scale for all of it rounds the
+    smaller ones away, so the conv it feeds is kept float (the hierarchical encoder's
+    posterior cells); a conv after a normalisation of the Concat is quantised as usual."""
+    from onnx import TensorProto, helper
+    from vaekit.export.graphs import float_layers
+
+    def node(op, ins, outs):
+        return helper.make_node(op, ins, outs, name=outs[0])
+
+    nodes = [node("Conv", ["x", "w"], ["up"]), node("Conv", ["x", "w"], ["down"]),
+             node("Concat", ["up", "down"], ["joined"]), node("Conv", ["joined", "w"], ["skip"]),
+             node("InstanceNormalization", ["joined", "s", "b"], ["normed"]),
+             node("Conv", ["normed", "w"], ["branch"]), node("Add", ["skip", "branch"], ["h"]),
+             node("Relu", ["h"], ["a"]), node("Conv", ["a", "w"], ["out"])]
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, None)],
+                              [value("out", TensorProto.FLOAT, None)])
+    assert float_layers(graph) == ["out", "skip"]
