@@ -39,7 +39,7 @@ def graph(tmp_path, monkeypatch):
 def test_a_graph_symbolic_inference_gives_up_on_is_prepared_with_onnx_inference_alone(graph):
     plain, prepared, work = graph
     pre = PreProcess(Exception("Incomplete symbolic shape inference"))
-    prepare_for_quantization(pre, plain, prepared, work)
+    prepare_for_quantization(pre, plain, prepared, work, name="encoder.onnx")
     assert prepared.read_bytes() == b"graph"
     assert pre.calls == [{}, {"skip_symbolic_shape": True}]
     assert list(Path.cwd().iterdir()) == [], "onnxruntime's leftovers reached the working directory"
@@ -48,16 +48,16 @@ def test_a_graph_symbolic_inference_gives_up_on_is_prepared_with_onnx_inference_
 def test_a_graph_nothing_can_prepare_is_refused_in_one_line(graph):
     plain, prepared, work = graph
     pre = PreProcess(Exception("Incomplete symbolic shape inference"), ValueError("bad shape"))
-    with pytest.raises(ExportError, match=r"could not prepare the graph for int8 .*bad shape.*without --int8"):
-        prepare_for_quantization(pre, plain, prepared, work)
+    with pytest.raises(ExportError, match=r"could not prepare encoder.onnx for int8 .*bad shape.*without --int8"):
+        prepare_for_quantization(pre, plain, prepared, work, name="encoder.onnx")
     assert list(Path.cwd().iterdir()) == []
 
 
 def test_another_failure_is_refused_without_a_second_try(graph):
     plain, prepared, work = graph
     pre = PreProcess(RuntimeError("protobuf parsing failed"))
-    with pytest.raises(ExportError, match=r"could not prepare plain.onnx .*protobuf parsing failed.*without --int8"):
-        prepare_for_quantization(pre, plain, prepared, work)
+    with pytest.raises(ExportError, match=r"could not prepare encoder.onnx .*protobuf parsing failed.*without --int8"):
+        prepare_for_quantization(pre, plain, prepared, work, name="encoder.onnx")
     assert len(pre.calls) == 1
 
 
