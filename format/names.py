@@ -43,6 +43,9 @@ GRAPH_SUFFIX = ".onnx"
 STUDENT_SUBFOLDER = "student"  # a distilled fast decoder, inside its teacher's checkpoint folder
 #: the decoders an export can hold: the model's own ("full") and a distilled student ("fast")
 DECODER_KINDS = ("full", "fast")
+#: the largest |z| a decoder is fed by any client (the prior is N(0, I), so a typical |z| is
+#: below 5; far larger values overflow float32 inside the decoder and come back as NaN images)
+MAX_ABS_LATENT = 1e4
 
 
 def graph_file(graph: str, precision: str = "fp32") -> str:

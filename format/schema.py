@@ -20,7 +20,7 @@ from .contract import FORMAT, FORMAT_VERSION
 from .contract_record import Contract
 from .files import atomic_write_text
 from .framing import BACKGROUNDS, CENTRES, FRAMING_METHODS
-from .names import PRECISIONS
+from .names import MAX_ABS_LATENT, PRECISIONS
 from .prior import COVARIANCES, PRIOR_SOURCES
 from .records import record_schema
 
@@ -67,7 +67,9 @@ def schema_module() -> str:
     top = {k: (one_per_line(v, "  ") if k in ("properties", "$defs") else json.dumps(v))
            for k, v in schema.items()}
     body = "{\n" + ",\n".join(f"  {json.dumps(k)}: {v}" for k, v in top.items()) + "\n}"
-    return f"{HEADER}export const SCHEMA = {body};\n"
+    bound = ("// the largest |z| any client feeds a decoder (vaekit.format.MAX_ABS_LATENT)\n"
+             f"export const MAX_ABS_LATENT = {MAX_ABS_LATENT:g};\n")
+    return f"{HEADER}export const SCHEMA = {body};\n{bound}"
 
 
 def main(argv: list[str] | None = None) -> int:

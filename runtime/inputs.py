@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from vaekit.format import (
+    MAX_ABS_LATENT,  # one bound for every client (the page and Node read it too)
+)
 
-MAX_ABS_LATENT = 1e4
 MAX_TEMPERATURE = 100.0
 MAX_SEED = 2**63 - 1
 MAX_BATCH_LIMIT = 1 << 20

@@ -6,7 +6,9 @@
 // size. readContract returns the contract with the facts an older export may lack filled in
 // (num_classes 0, class_names [], prior N(0, I), no variants), so a client reads every fact here.
 
-import { SCHEMA } from "./contract_schema.js";
+import { MAX_ABS_LATENT, SCHEMA } from "./contract_schema.js";
+
+export { MAX_ABS_LATENT }; // the largest |z| a decoder is fed (the Python runtime refuses more too)
 
 const REEXPORT = "re-export with `python -m vaekit.export CHECKPOINT`";
 const PRECISION_ORDER = ["fp32", "fp16", "int8"];

@@ -52,3 +52,5 @@ export const SCHEMA = {
     "VariantRecord": {"type": "object", "properties": {"decoder": {"$ref": "#/$defs/GraphRecord"}, "decoder_psnr_db_vs_fp32": {"anyOf": [{"type": "number"}, {"type": "null"}]}, "encoder": {"$ref": "#/$defs/GraphRecord"}, "fp16_computed": {}, "int16_pair_sum_max": {"anyOf": [{"type": "integer"}, {"type": "null"}]}, "kernel_paths": {"anyOf": [{"type": "object", "additionalProperties": {"$ref": "#/$defs/KernelPath"}}, {"type": "null"}]}, "method": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "parity_vs_torch_fp32": {}, "psnr_latents": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "runs_on_cpu": {"anyOf": [{"type": "boolean"}, {"type": "null"}]}}, "required": ["decoder", "encoder"], "additionalProperties": false}
   }
 };
+// the largest |z| any client feeds a decoder (vaekit.format.MAX_ABS_LATENT)
+export const MAX_ABS_LATENT = 10000;

@@ -29,7 +29,7 @@ import ort from "onnxruntime-node";
 import { normals, uniforms } from "../../web/normals.js";
 import { checkedPriorBytes, priorLatents, priorNames } from "../../web/prior.js";
 // vaekit.json checked against the schema generated from the Python record, as the page checks it
-import { decoderFile, readContract, shapeOf, shippedPrecisions } from "../../web/contract.js";
+import { MAX_ABS_LATENT, decoderFile, readContract, shapeOf, shippedPrecisions } from "../../web/contract.js";
 
 const USAGE = "usage: node decode.mjs FOLDER [--count N] [--seed S] [--temperature T] " +
   "[--precision fp32|fp16|int8] [--prior NAME] [--label K] [--out DIR] [--z FILE.json] [--raw FILE] " +
@@ -187,6 +187,12 @@ async function latents(args, n, d, prior) {
   if (!Array.isArray(rows) || rows.length < 1 || rows.length > MAX_COUNT || rows.some(bad)) {
     fail(`--z ${args.z} must be a JSON array of 1..${MAX_COUNT} rows of ${d} numbers (the latent size)`);
   }
+  // 1e999 parses to Infinity, and latents far from the prior N(0, I) overflow inside the decoder
+  const largest = Math.max(...rows.map((r) => Math.max(...r.map(Math.abs))));
+  if (!(largest <= MAX_ABS_LATENT)) {
+    fail(`--z ${args.z}: latents must satisfy |z| <= ${MAX_ABS_LATENT}, got |z| up to ${largest}: the ` +
+         `prior is N(0, I) (typical |z| < 5) and latents this far out overflow inside the decoder; scale them down`);
+  }
   return Float32Array.from(rows.flat());
 }
 
@@ -236,6 +242,12 @@ async function main() {
   const runMs = (performance.now() - t0) / repeats;
 
   const images = first.image.data;
+  const bad = images.reduce((count, v) => count + (Number.isFinite(v) ? 0 : 1), 0);
+  if (bad) {  // a NaN picture is an error, never a silent result (as in the Python runtime)
+    fail(`the decoder returned ${bad} non-finite pixel values: the latents are too far from the prior ` +
+         `N(0, I) for this graph's arithmetic (fp16 graphs overflow sooner); pass latents closer to 0 ` +
+         `or --precision fp32`);
+  }
   mkdirSync(args.out, { recursive: true });
   const size = c * h * w;
   for (let i = 0; i < n; i++) {

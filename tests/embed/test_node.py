@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 from embed_support import REPO, SHIPPED
 from PIL import Image
+from vaekit.format import MAX_ABS_LATENT
 
 pytestmark = pytest.mark.slow  # runs Node
 
@@ -53,6 +54,13 @@ def test_node_example_refuses_bad_options_with_the_fix(node, tmp_path):
     (tmp_path / "z.json").write_text('[[1, "2"]]')  # not a number: would decode to NaN pictures
     out = run(node, folder, "--z", str(tmp_path / "z.json"))
     assert out.returncode == 2 and "rows of 2 numbers (the latent size)" in out.stderr
+    # the Python runtime's bound (vaekit.format.MAX_ABS_LATENT, through web/contract_schema.js);
+    # JSON's 1e999 is Infinity, a number that would pass a type check
+    for value, shown in (("1e9", "1000000000"), ("1e999", "Infinity")):
+        (tmp_path / "z.json").write_text(f"[[0.5, {value}]]")
+        out = run(node, folder, "--z", str(tmp_path / "z.json"), "--out", str(tmp_path / "none"))
+        assert out.returncode == 2 and f"|z| <= {MAX_ABS_LATENT:g}, got |z| up to {shown}" in out.stderr
+        assert not (tmp_path / "none").exists(), "nothing is written for a refused batch"
 
 
 def test_node_takes_a_checkpoint_folder_as_the_python_runtime_does(node, tmp_path):
