@@ -58,7 +58,8 @@ def contract_schema() -> dict[str, Any]:
 
 def schema_module() -> str:
     """``web/contract_schema.js``: the schema as an ES module (``export const SCHEMA``), one
-    line per field of the contract and one per sub-record, so a diff shows what changed."""
+    line per field of the contract and one per sub-record, so a diff shows what changed, and
+    the latent bound every client applies (``export const MAX_ABS_LATENT``)."""
     schema = contract_schema()
 
     def one_per_line(d: dict[str, Any], indent: str) -> str:
