@@ -43,7 +43,7 @@ from .framing import Framing, check_background
 from .graph_record import FastDecoderRecord, GraphRecord, VariantRecord
 from .names import CONTRACT_FILE, EXAMPLES_FILE, GRAPHS, PRECISIONS
 from .prior import PriorRecord
-from .records import REEXPORT, load_record, record_dict
+from .records import REEXPORT, JsonRecord, load_record, record_dict
 
 FIX = REEXPORT
 GRAPH_OUTPUTS = {g: GRAPH_NAMES[g][1] for g in GRAPHS}
@@ -79,8 +79,10 @@ class Classes:
 
 
 @dataclass(frozen=True)
-class ExamplesRecord:
+class ExamplesRecord(JsonRecord):
     """``examples``: real test images shipped as ``examples.npz`` (``count`` of the ``split``)."""
+
+    WHERE = "examples"
 
     file: str
     count: int
@@ -92,13 +94,6 @@ class ExamplesRecord:
             raise ValueError(f"examples must name {EXAMPLES_FILE!r}, got {self.file!r}; {FIX}")
         if self.count < 1 or self.bytes < 1:
             raise ValueError(f"examples count and bytes must be positive, got {self.count}, {self.bytes}; {FIX}")
-
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "examples") -> ExamplesRecord:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
 
 
 @dataclass(frozen=True)

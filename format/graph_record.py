@@ -18,14 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import REEXPORT, load_record, record_dict
+from .records import REEXPORT, JsonRecord
 
 Shape = tuple[int | str, ...]
 
 
 @dataclass(frozen=True)
-class GraphRecord:
+class GraphRecord(JsonRecord):
     """One ONNX file of an export. ``sha256`` and ``ir_version``: absent in older exports."""
+
+    WHERE = "graph"
 
     file: str
     inputs: dict[str, Shape]
@@ -43,41 +45,30 @@ class GraphRecord:
         if self.bytes < 1:
             raise ValueError(f"{self.file}: bytes must be positive, got {self.bytes}; {REEXPORT}")
 
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "graph") -> GraphRecord:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
-
     def shapes(self) -> dict[str, list[int | str]]:
         """Every input's and output's declared shape, as :func:`~vaekit.format.graph_shapes` gives."""
         return {k: list(v) for k, v in {**self.inputs, **self.outputs}.items()}
 
 
 @dataclass(frozen=True)
-class KernelPath:
+class KernelPath(JsonRecord):
     """``variants.int8.kernel_paths[PATH]``: the int8 decoder's PSNR on one family of CPU kernels
     (null where it is not known: an int16-pair path whose sums could saturate)."""
 
+    WHERE = "kernel path"
     NULLABLE = ("decoder_psnr_db_vs_fp32",)
 
     cpus: str
     measured: str
     decoder_psnr_db_vs_fp32: float | None = None
 
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "kernel path") -> KernelPath:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
-
 
 @dataclass(frozen=True)
-class VariantRecord:
+class VariantRecord(JsonRecord):
     """``variants[PRECISION]`` (fp16 or int8). ``runs_on_cpu`` False comes with a ``note`` and
     no measurements (the graphs passed the ONNX checker only)."""
+
+    WHERE = "variant"
 
     encoder: GraphRecord
     decoder: GraphRecord
@@ -95,38 +86,27 @@ class VariantRecord:
         if self.int16_pair_sum_max is not None and self.int16_pair_sum_max < 0:
             raise ValueError(f"int16_pair_sum_max must be >= 0, got {self.int16_pair_sum_max}; {REEXPORT}")
 
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "variant") -> VariantRecord:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
-
     def graph(self, name: str) -> GraphRecord:
         return self.encoder if name == "encoder" else self.decoder
 
 
 @dataclass(frozen=True)
-class FastVariantRecord:
+class FastVariantRecord(JsonRecord):
     """``fast_decoder.variants[PRECISION]``: the student graph at another precision."""
+
+    WHERE = "fast decoder variant"
 
     graph: GraphRecord = field(metadata={"flatten": True})
     quality: Any = None
     latency: Any = None
 
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "fast decoder variant") -> FastVariantRecord:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
-
 
 @dataclass(frozen=True)
-class FastDecoderRecord:
+class FastDecoderRecord(JsonRecord):
     """``fast_decoder``: the distilled decoder (same inputs and outputs as ``decoder``).
     ``not_written``: precisions asked for but left out, with why."""
 
+    WHERE = "fast_decoder"
     NULLABLE = ("trained_steps",)
 
     graph: GraphRecord = field(metadata={"flatten": True})
@@ -140,13 +120,6 @@ class FastDecoderRecord:
     quality: Any = None
     cost: Any = None
     latency: Any = None
-
-    @classmethod
-    def load(cls, entry: Any, *, where: str = "fast_decoder") -> FastDecoderRecord:
-        return load_record(cls, entry, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return record_dict(self)
 
     def at(self, precision: str) -> GraphRecord | None:
         """The student graph at ``precision`` (None where the export has no such copy)."""

@@ -141,6 +141,20 @@ def record_dict(record: Any) -> dict[str, Any]:
     return out
 
 
+
+class JsonRecord:
+    """``load`` and ``to_dict`` of a frozen dataclass record (:func:`load_record`,
+    :func:`record_dict`); a subclass names itself in errors with ``WHERE``."""
+
+    WHERE = "record"
+
+    @classmethod
+    def load(cls, entry: Any, *, where: str | None = None) -> Any:
+        return load_record(cls, entry, where=cls.WHERE if where is None else where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return record_dict(self)
+
 # ----------------------------------------------------------------------------- JSON Schema
 
 _JSON = {str: "string", int: "integer", float: "number", bool: "boolean"}
