@@ -202,22 +202,23 @@ def prepare_for_quantization(pre_process, plain: Path, prepared: Path, tmp: Path
     Where that inference gives up (a graph with data-dependent shapes, e.g. a hierarchical
     model's top-down path), ONNX's own shape inference, which the quantiser needs, is used
     alone; a graph neither can prepare is refused with :class:`ExportError`."""
+    def refused(e: Exception) -> ExportError:
+        return ExportError(f"onnxruntime could not prepare {name} for int8 quantisation "
+                           f"({type(e).__name__}: {str(e)[:200]}); export without --int8")
+
     with contextlib.chdir(tmp):
         try:
             pre_process(str(plain), str(prepared))
             return
         except Exception as e:  # noqa: BLE001 - onnxruntime raises a bare Exception here
             if "symbolic shape inference" not in str(e).lower():
-                raise ExportError(f"onnxruntime could not prepare {name} for int8 "
-                                  f"quantisation ({type(e).__name__}: {str(e)[:200]}); export "
-                                  f"without --int8") from e
+                raise refused(e) from e
             log.info("symbolic shape inference gave up on the graph (%s); using ONNX shape "
                      "inference alone", e)
         try:
             pre_process(str(plain), str(prepared), skip_symbolic_shape=True)
         except Exception as e:  # noqa: BLE001 - onnxruntime's and onnx's own error types
-            raise ExportError(f"onnxruntime could not prepare {name} for int8 quantisation "
-                              f"({type(e).__name__}: {str(e)[:200]}); export without --int8") from e
+            raise refused(e) from e
 
 
 def quantize_int8(

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from vaekit.format import (
-    MAX_ABS_LATENT,  # one bound for every client (the page and Node read it too)
-)
+from vaekit.format import MAX_ABS_LATENT
+
+# MAX_ABS_LATENT is vaekit.format's: one bound for every client (the page and Node read it too)
 
 MAX_TEMPERATURE = 100.0
 MAX_SEED = 2**63 - 1
@@ -162,7 +162,7 @@ def in_unit_range(x: np.ndarray) -> bool:
     """True when every value of a C-contiguous float32 array is in [0, 1] (so none is NaN or
     inf): one integer max over its bits. False is not a verdict (-0.0 is in range but has
     its sign bit set): the caller then checks the values."""
-    return int(np.maximum.reduce(x.view(np.uint32), axis=None)) <= ONE_BITS  # int: no numpy compare
+    return bool(np.maximum.reduce(x.view(np.uint32), axis=None) <= ONE_BITS)
 
 
 def shape_problem(shape: tuple[int, ...], image_shape: tuple[int, int, int]) -> str:

@@ -36,6 +36,16 @@ def graph(tmp_path, monkeypatch):
     return plain, tmp_path / "work" / "pre.onnx", tmp_path / "work"
 
 
+def graph_of(nodes: list[tuple[str, list[str], str]], outputs: list[str]):
+    """An ONNX graph of ``(op, inputs, output)`` nodes, each named after its output."""
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    return helper.make_graph([helper.make_node(op, ins, [out], name=out) for op, ins, out in nodes],
+                             "g", [value("x", TensorProto.FLOAT, None)],
+                             [value(o, TensorProto.FLOAT, None) for o in outputs])
+
+
 def test_a_graph_symbolic_inference_gives_up_on_is_prepared_with_onnx_inference_alone(graph):
     plain, prepared, work = graph
     pre = PreProcess(Exception("Incomplete symbolic shape inference"))
@@ -65,20 +75,13 @@ def test_the_layers_that_write_the_outputs_are_found_on_every_path_back():
     """Kept float in int8 graphs: the first conv or linear layer on each path back from an
     output. A plain graph has one; a graph with a head per output group has one per head,
     however many float ops (Split, Exp, Concat) lie between."""
-    from onnx import TensorProto, helper
     from vaekit.export.graphs import output_heads
 
-    def node(op, ins, outs):
-        return helper.make_node(op, ins, outs, name=outs[0])
-
-    nodes = [node("Conv", ["x", "w"], ["trunk"]), node("Relu", ["trunk"], ["h"]),
-             node("Conv", ["h", "w"], ["head_a"]), node("Conv", ["h", "w"], ["head_b"]),
-             node("Exp", ["head_b"], ["scale"]), node("Mul", ["head_a", "scale"], ["group"]),
-             node("Concat", ["group", "head_b"], ["out"]),
-             node("Gemm", ["h", "w"], ["other"]), node("Sigmoid", ["other"], ["out2"])]
-    value = helper.make_tensor_value_info
-    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, None)],
-                              [value("out", TensorProto.FLOAT, None), value("out2", TensorProto.FLOAT, None)])
+    graph = graph_of([("Conv", ["x", "w"], "trunk"), ("Relu", ["trunk"], "h"),
+                      ("Conv", ["h", "w"], "head_a"), ("Conv", ["h", "w"], "head_b"),
+                      ("Exp", ["head_b"], "scale"), ("Mul", ["head_a", "scale"], "group"),
+                      ("Concat", ["group", "head_b"], "out"),
+                      ("Gemm", ["h", "w"], "other"), ("Sigmoid", ["other"], "out2")], ["out", "out2"])
     assert output_heads(graph) == ["head_a", "head_b", "other"]  # never "trunk": behind a head
 
 
@@ -86,18 +89,11 @@ def test_a_layer_that_takes_a_concat_stays_float_with_the_heads():
     """A Concat joins tensors of different scales; one uint8 scale for all of it rounds the
     smaller ones away, so the conv it feeds is kept float (the hierarchical encoder's
     posterior cells); a conv after a normalisation of the Concat is quantised as usual."""
-    from onnx import TensorProto, helper
     from vaekit.export.graphs import float_layers
 
-    def node(op, ins, outs):
-        return helper.make_node(op, ins, outs, name=outs[0])
-
-    nodes = [node("Conv", ["x", "w"], ["up"]), node("Conv", ["x", "w"], ["down"]),
-             node("Concat", ["up", "down"], ["joined"]), node("Conv", ["joined", "w"], ["skip"]),
-             node("InstanceNormalization", ["joined", "s", "b"], ["normed"]),
-             node("Conv", ["normed", "w"], ["branch"]), node("Add", ["skip", "branch"], ["h"]),
-             node("Relu", ["h"], ["a"]), node("Conv", ["a", "w"], ["out"])]
-    value = helper.make_tensor_value_info
-    graph = helper.make_graph(nodes, "g", [value("x", TensorProto.FLOAT, None)],
-                              [value("out", TensorProto.FLOAT, None)])
+    graph = graph_of([("Conv", ["x", "w"], "up"), ("Conv", ["x", "w"], "down"),
+                      ("Concat", ["up", "down"], "joined"), ("Conv", ["joined", "w"], "skip"),
+                      ("InstanceNormalization", ["joined", "s", "b"], "normed"),
+                      ("Conv", ["normed", "w"], "branch"), ("Add", ["skip", "branch"], "h"),
+                      ("Relu", ["h"], "a"), ("Conv", ["a", "w"], "out")], ["out"])
     assert float_layers(graph) == ["out", "skip"]
